@@ -1,0 +1,278 @@
+//! A replica: one writer of a cart, holding its state and minting its dots.
+//!
+//! Each operation checks its input first, then mints one dot, builds the delta it
+//! makes, and joins that delta into the replica's own state. Applying a change locally
+//! is therefore the same code path as applying it anywhere else.
+
+use std::collections::BTreeMap;
+
+use crate::context::CausalContext;
+use crate::dot::{Dot, ReplicaId};
+use crate::input::{
+    AttrPatch, InputError, ItemAttrs, ItemId, check_add_qty, check_item_limit, check_set_qty,
+};
+use crate::state::{CartState, ItemState, QtyWrite};
+
+/// Why an operation was refused. Nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpError {
+    /// The input was invalid; the error names the field.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// This replica has used every counter a dot may carry. Start a new replica
+    /// (a new id) and join this one's state into it.
+    #[error("replica {0} has no counters left; continue under a new replica id")]
+    CountersExhausted(ReplicaId),
+}
+
+/// One writer of one cart: a device, a tab or a server process. See the module docs.
+#[derive(Clone, Debug)]
+pub struct Replica {
+    id: ReplicaId,
+    /// The counter of the next dot to mint. Persisted with the state, never reused.
+    next_counter: u64,
+    state: CartState,
+}
+
+impl Default for Replica {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Replica {
+    /// A new replica of an empty cart, under a fresh random id.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_id(ReplicaId::random())
+    }
+
+    /// A new replica of an empty cart under a chosen id. The id must never have been
+    /// used before; prefer [`Replica::new`].
+    #[must_use]
+    pub fn with_id(id: ReplicaId) -> Self {
+        Self { id, next_counter: 1, state: CartState::new() }
+    }
+
+    /// A replica brought back from storage. The next counter is raised, if needed,
+    /// above every dot of this id that the state holds, so no dot is minted twice.
+    #[must_use]
+    pub fn restore(id: ReplicaId, next_counter: u64, state: CartState) -> Self {
+        let mut replica = Self { id, next_counter, state };
+        replica.raise_counter();
+        replica
+    }
+
+    /// This replica's id.
+    #[must_use]
+    pub fn id(&self) -> ReplicaId {
+        self.id
+    }
+
+    /// The counter the next change will use. Persist it with the state.
+    #[must_use]
+    pub fn next_counter(&self) -> u64 {
+        self.next_counter
+    }
+
+    /// The replicated state.
+    #[must_use]
+    pub fn state(&self) -> &CartState {
+        &self.state
+    }
+
+    /// Everything this replica has seen. Send it to a peer to ask for what is missing.
+    #[must_use]
+    pub fn context(&self) -> &CausalContext {
+        self.state.context()
+    }
+
+    /// Joins a delta or a whole state from elsewhere into this replica.
+    pub fn join(&mut self, other: &CartState) {
+        self.state.join(other);
+        self.raise_counter();
+    }
+
+    /// What a peer that has seen `peer` lacks: see [`CartState::delta_since`].
+    #[must_use]
+    pub fn delta_since(&self, peer: &CausalContext) -> CartState {
+        self.state.delta_since(peer)
+    }
+
+    /// "Add to cart": `qty` more of `item`, with attributes to write (an empty patch
+    /// keeps the current ones). Returns the delta to send to other replicas.
+    ///
+    /// # Errors
+    /// When `item`, `qty` (1 to the per-item limit) or the patch is invalid.
+    pub fn add(&mut self, item: &str, qty: i64, patch: &AttrPatch) -> Result<CartState, OpError> {
+        let id = ItemId::new(item)?;
+        let qty = check_add_qty(qty, self.state.item_limit())?;
+        let current = self.state.items.get(&id);
+        let record = match current {
+            _ if patch.is_empty() => None,
+            Some(item) => {
+                let resolved = item.attrs().cloned().unwrap_or_default();
+                let record = patch.apply_to(&resolved)?;
+                // Writing the record it already shows would only add a conflict to resolve.
+                (item.attrs.len() != 1 || record != resolved).then_some(record)
+            }
+            None => Some(patch.apply_to(&ItemAttrs::default())?),
+        };
+        // A new record replaces the ones seen. Their quantity writes stay alive, so the
+        // delta carries them, lest a receiver read their dots as removed.
+        let mut delta = CartState::new();
+        let mut written = ItemState::default();
+        if record.is_some() {
+            for (old, write) in current.into_iter().flat_map(|i| i.attrs.keys().filter_map(|d| i.qty.get_key_value(d))) {
+                written.qty.insert(*old, *write);
+                delta.context.insert(*old);
+            }
+        }
+        let dot = self.mint()?;
+        if let Some(record) = record {
+            written.attrs.insert(dot, record);
+        }
+        written.qty.insert(dot, QtyWrite::Add(qty));
+        delta.context.insert(dot);
+        delta.items.insert(id, written);
+        Ok(self.apply_own(delta))
+    }
+
+    /// "Set quantity": `item` becomes `qty`, overwriting the writes this replica has
+    /// seen; 0 removes the item. Concurrent adds still come on top, and among concurrent
+    /// sets the larger wins. Returns the delta.
+    ///
+    /// # Errors
+    /// When `item`, `qty` (0 to the per-item limit) or the patch is invalid.
+    pub fn set(&mut self, item: &str, qty: i64, patch: &AttrPatch) -> Result<CartState, OpError> {
+        let id = ItemId::new(item)?;
+        let qty = check_set_qty(qty, self.state.item_limit())?;
+        let current = self.state.items.get(&id);
+        let resolved = current.and_then(ItemState::attrs).cloned().unwrap_or_default();
+        // The set re-writes the record it sees, so a concurrent remove that takes the
+        // old writes cannot leave the item without its price.
+        let record = patch.apply_to(&resolved)?;
+        if qty == 0 {
+            return self.remove_dots(current.map(|i| i.dots().copied().collect()).unwrap_or_default());
+        }
+        let mut delta = CartState::new();
+        for old in current.into_iter().flat_map(ItemState::dots) {
+            delta.context.insert(*old);
+        }
+        let dot = self.mint()?;
+        let mut written = ItemState::default();
+        written.qty.insert(dot, QtyWrite::Set(qty));
+        if !record.is_empty() {
+            written.attrs.insert(dot, record);
+        }
+        delta.context.insert(dot);
+        delta.items.insert(id, written);
+        Ok(self.apply_own(delta))
+    }
+
+    /// "Remove": `item` leaves the cart, taking only the writes this replica has seen.
+    /// Removing an item that is not there changes nothing and returns an empty delta.
+    ///
+    /// # Errors
+    /// When `item` is not a valid id.
+    pub fn remove(&mut self, item: &str) -> Result<CartState, OpError> {
+        let id = ItemId::new(item)?;
+        let dots = self.state.items.get(&id).map(|i| i.dots().copied().collect()).unwrap_or_default();
+        self.remove_dots(dots)
+    }
+
+    /// "Clear": every item this replica sees leaves the cart. Items added concurrently
+    /// elsewhere stay. The per-item limit is kept.
+    ///
+    /// # Errors
+    /// Only [`OpError::CountersExhausted`].
+    pub fn clear(&mut self) -> Result<CartState, OpError> {
+        let dots = self.state.items.values().flat_map(ItemState::dots).copied().collect();
+        self.remove_dots(dots)
+    }
+
+    /// Removes exactly the item writes in `seen` and nothing else: what a checkout does
+    /// with the context it read, and what a client does that can only say which
+    /// version it saw. Changes made concurrently, outside `seen`, stay in the cart.
+    ///
+    /// # Errors
+    /// Only [`OpError::CountersExhausted`].
+    pub fn remove_seen(&mut self, seen: &CausalContext) -> Result<CartState, OpError> {
+        let dots = self
+            .state
+            .items
+            .values()
+            .flat_map(ItemState::dots)
+            .filter(|d| seen.contains(d))
+            .copied()
+            .collect();
+        self.remove_dots(dots)
+    }
+
+    /// Removes exactly the item writes in `seen` for one item (the observed-remove of REST).
+    ///
+    /// # Errors
+    /// When `item` is not a valid id, or [`OpError::CountersExhausted`].
+    pub fn remove_item_seen(&mut self, item: &str, seen: &CausalContext) -> Result<CartState, OpError> {
+        let id = ItemId::new(item)?;
+        let dots = self
+            .state
+            .items
+            .get(&id)
+            .map(|i| i.dots().filter(|d| seen.contains(d)).copied().collect())
+            .unwrap_or_default();
+        self.remove_dots(dots)
+    }
+
+    /// Sets the per-item quantity limit of this cart (default 999). Among concurrent
+    /// limits the largest wins.
+    ///
+    /// # Errors
+    /// When `limit` is outside 1 to [`MAX_ITEM_LIMIT`](crate::MAX_ITEM_LIMIT).
+    pub fn set_item_limit(&mut self, limit: i64) -> Result<CartState, OpError> {
+        let limit = check_item_limit(limit)?;
+        let dot = self.mint()?;
+        let mut delta = CartState::new();
+        for old in self.state.limit.keys() {
+            delta.context.insert(*old);
+        }
+        delta.context.insert(dot);
+        delta.limit = BTreeMap::from([(dot, limit)]);
+        Ok(self.apply_own(delta))
+    }
+
+    /// A removal: the seen dots plus one new dot, so that even a change made only of
+    /// removals moves this replica's counter and anti-entropy notices it.
+    fn remove_dots(&mut self, dots: Vec<Dot>) -> Result<CartState, OpError> {
+        if dots.is_empty() {
+            return Ok(CartState::new());
+        }
+        let dot = self.mint()?;
+        let mut delta = CartState::new();
+        for d in dots {
+            delta.context.insert(d);
+        }
+        delta.context.insert(dot);
+        Ok(self.apply_own(delta))
+    }
+
+    fn mint(&mut self) -> Result<Dot, OpError> {
+        if self.next_counter > Dot::MAX_COUNTER {
+            return Err(OpError::CountersExhausted(self.id));
+        }
+        let dot = Dot::new(self.id, self.next_counter);
+        self.next_counter = self.next_counter.saturating_add(1);
+        Ok(dot)
+    }
+
+    fn apply_own(&mut self, delta: CartState) -> CartState {
+        self.state.join(&delta);
+        delta
+    }
+
+    fn raise_counter(&mut self) {
+        let seen = self.state.context.max_counter(&self.id);
+        self.next_counter = self.next_counter.max(seen.saturating_add(1));
+    }
+}
