@@ -27,5 +27,9 @@ fn main() -> ExitCode {
             }
         }
     }
-    if all_pass { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if all_pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

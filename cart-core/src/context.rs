@@ -65,13 +65,18 @@ impl CausalContext {
     /// True when `dot` has been seen.
     #[must_use]
     pub fn contains(&self, dot: &Dot) -> bool {
-        self.ranges.get(&dot.replica).is_some_and(|r| ranges_contain(r, dot.counter))
+        self.ranges
+            .get(&dot.replica)
+            .is_some_and(|r| ranges_contain(r, dot.counter))
     }
 
     /// The highest counter of `replica` seen so far, 0 if none.
     #[must_use]
     pub fn max_counter(&self, replica: &ReplicaId) -> u64 {
-        self.ranges.get(replica).and_then(|r| r.last()).map_or(0, |&(_, end)| end)
+        self.ranges
+            .get(replica)
+            .and_then(|r| r.last())
+            .map_or(0, |&(_, end)| end)
     }
 
     /// The version vector: for each replica, the `n` such that counters `1..=n` have all
@@ -96,7 +101,11 @@ impl CausalContext {
         let mut ctx = Self::new();
         for (replica, n) in entries {
             if n > Dot::MAX_COUNTER {
-                return Err(ContextError::RangeOutOfBounds { replica, start: 1, end: n });
+                return Err(ContextError::RangeOutOfBounds {
+                    replica,
+                    start: 1,
+                    end: n,
+                });
             }
             if n > 0 {
                 ctx.insert_range(replica, (1, n));
@@ -130,7 +139,11 @@ impl CausalContext {
         let mut prev_end: Option<u64> = None;
         for &(start, end) in &ranges {
             if start == 0 || end < start || end > Dot::MAX_COUNTER {
-                return Err(ContextError::RangeOutOfBounds { replica, start, end });
+                return Err(ContextError::RangeOutOfBounds {
+                    replica,
+                    start,
+                    end,
+                });
             }
             if prev_end.is_some_and(|p| start <= p.saturating_add(1)) {
                 return Err(ContextError::NotCanonical { replica });
@@ -167,7 +180,9 @@ impl CausalContext {
     #[must_use]
     pub fn includes(&self, other: &Self) -> bool {
         other.ranges.iter().all(|(replica, theirs)| {
-            let Some(ours) = self.ranges.get(replica) else { return false };
+            let Some(ours) = self.ranges.get(replica) else {
+                return false;
+            };
             theirs.iter().all(|&(start, end)| {
                 // Canonical ranges: a range is covered only if one of ours holds it whole.
                 let i = ours.partition_point(|&(_, e)| e < start);
@@ -184,10 +199,15 @@ impl CausalContext {
         let mut i = 0;
         while let Some(first) = dots.get(i) {
             let run = dots.get(i..).unwrap_or_default();
-            let n = run.iter().take_while(|d| d.replica == first.replica).count();
+            let n = run
+                .iter()
+                .take_while(|d| d.replica == first.replica)
+                .count();
             let holes = run.get(..n).unwrap_or_default();
             i = i.saturating_add(n.max(1));
-            let Some(list) = out.ranges.get_mut(&first.replica) else { continue };
+            let Some(list) = out.ranges.get_mut(&first.replica) else {
+                continue;
+            };
             *list = subtract_sorted(list, holes.iter().map(|d| d.counter));
             if list.is_empty() {
                 out.ranges.remove(&first.replica);
@@ -272,7 +292,10 @@ mod tests {
         for n in [7, 1, 2, 5, 3] {
             c.insert(Dot::new(rid(1), n));
         }
-        assert_eq!(c.iter().next().map(|(_, r)| r.to_vec()), Some(vec![(1, 3), (5, 5), (7, 7)]));
+        assert_eq!(
+            c.iter().next().map(|(_, r)| r.to_vec()),
+            Some(vec![(1, 3), (5, 5), (7, 7)])
+        );
         c.insert(Dot::new(rid(1), 4));
         c.insert(Dot::new(rid(1), 6));
         assert_eq!(c.iter().next().map(|(_, r)| r.to_vec()), Some(vec![(1, 7)]));

@@ -148,8 +148,12 @@ impl AsRef<str> for ItemId {
 /// # Errors
 /// [`InputError::Price`] naming what is wrong.
 pub fn parse_price(text: &str) -> Result<Decimal, InputError> {
-    let fail = |reason| InputError::Price { value: text.chars().take(64).collect(), reason };
-    let value = Decimal::from_str_exact(text).map_err(|_| fail("is not an exact decimal number"))?;
+    let fail = |reason| InputError::Price {
+        value: text.chars().take(64).collect(),
+        reason,
+    };
+    let value =
+        Decimal::from_str_exact(text).map_err(|_| fail("is not an exact decimal number"))?;
     check_price(value).map_err(fail)
 }
 
@@ -184,7 +188,11 @@ pub(crate) fn check_set_qty(qty: i64, limit: u32) -> Result<u32, InputError> {
 fn check_qty(qty: i64, min: u32, max: u32) -> Result<u32, InputError> {
     match u32::try_from(qty) {
         Ok(q) if (min..=max).contains(&q) => Ok(q),
-        _ => Err(InputError::Quantity { value: qty, min, max }),
+        _ => Err(InputError::Quantity {
+            value: qty,
+            min,
+            max,
+        }),
     }
 }
 
@@ -216,7 +224,10 @@ impl ItemAttrs {
     /// True when no attribute is set.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.unit_price.is_none() && self.name.is_none() && self.image_url.is_none() && self.extra.is_empty()
+        self.unit_price.is_none()
+            && self.name.is_none()
+            && self.image_url.is_none()
+            && self.extra.is_empty()
     }
 
     /// Checks every field, as decoders must for records that arrive from elsewhere.
@@ -240,7 +251,10 @@ impl ItemAttrs {
             });
         }
         for (key, value) in &self.extra {
-            if key.is_empty() || key.len() > MAX_ATTRIBUTE_KEY_BYTES || key.chars().any(char::is_control) {
+            if key.is_empty()
+                || key.len() > MAX_ATTRIBUTE_KEY_BYTES
+                || key.chars().any(char::is_control)
+            {
                 return Err(InputError::Attribute {
                     field: "attributes".into(),
                     reason: format!(
@@ -249,7 +263,11 @@ impl ItemAttrs {
                     ),
                 });
             }
-            check_text(&format!("attributes.{key}"), Some(value), MAX_ATTRIBUTE_VALUE_BYTES)?;
+            check_text(
+                &format!("attributes.{key}"),
+                Some(value),
+                MAX_ATTRIBUTE_VALUE_BYTES,
+            )?;
         }
         Ok(())
     }
@@ -264,7 +282,10 @@ fn check_text(field: &str, text: Option<&str>, max: usize) -> Result<(), InputEr
     } else {
         return Ok(());
     };
-    Err(InputError::Attribute { field: field.to_owned(), reason })
+    Err(InputError::Attribute {
+        field: field.to_owned(),
+        reason,
+    })
 }
 
 /// Attributes to write with an `add` or `set`; fields left `None` keep their current value.
@@ -318,7 +339,10 @@ impl AttrPatch {
     /// True when the patch changes nothing.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.unit_price.is_none() && self.name.is_none() && self.image_url.is_none() && self.extra.is_empty()
+        self.unit_price.is_none()
+            && self.name.is_none()
+            && self.image_url.is_none()
+            && self.extra.is_empty()
     }
 
     /// The record that results from laying this patch over `base`, checked.

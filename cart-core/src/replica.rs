@@ -1,7 +1,8 @@
 //! A replica: one writer of a cart, holding its state and minting its dots.
 //!
-//! Each operation checks its input first, then mints one dot, builds the delta it
-//! makes, and joins that delta into the replica's own state. Applying a change locally
+//! Each operation checks its input first, then mints a dot for each write it makes
+//! (one for a quantity, one for an attribute record), builds the delta it makes, and
+//! joins that delta into the replica's own state. Applying a change locally
 //! is therefore the same code path as applying it anywhere else.
 
 use std::collections::BTreeMap;
@@ -52,14 +53,22 @@ impl Replica {
     /// used before; prefer [`Replica::new`].
     #[must_use]
     pub fn with_id(id: ReplicaId) -> Self {
-        Self { id, next_counter: 1, state: CartState::new() }
+        Self {
+            id,
+            next_counter: 1,
+            state: CartState::new(),
+        }
     }
 
     /// A replica brought back from storage. The next counter is raised, if needed,
     /// above every dot of this id that the state holds, so no dot is minted twice.
     #[must_use]
     pub fn restore(id: ReplicaId, next_counter: u64, state: CartState) -> Self {
-        let mut replica = Self { id, next_counter, state };
+        let mut replica = Self {
+            id,
+            next_counter,
+            state,
+        };
         replica.raise_counter();
         replica
     }
@@ -119,22 +128,25 @@ impl Replica {
             }
             None => Some(patch.apply_to(&ItemAttrs::default())?),
         };
-        // A new record replaces the ones seen. Their quantity writes stay alive, so the
-        // delta carries them, lest a receiver read their dots as removed.
         let mut delta = CartState::new();
         let mut written = ItemState::default();
-        if record.is_some() {
-            for (old, write) in current.into_iter().flat_map(|i| i.attrs.keys().filter_map(|d| i.qty.get_key_value(d))) {
-                written.qty.insert(*old, *write);
-                delta.context.insert(*old);
-            }
-        }
-        let dot = self.mint()?;
-        if let Some(record) = record {
-            written.attrs.insert(dot, record);
-        }
+        let (dot, record_dot) = self.mint_write(record.is_some())?;
         written.qty.insert(dot, QtyWrite::Add(qty));
         delta.context.insert(dot);
+        if let (Some(record), Some(record_dot)) = (record, record_dot) {
+            // The new record replaces the ones this replica sees; their quantity writes stay.
+            for old in self
+                .state
+                .items
+                .get(&id)
+                .into_iter()
+                .flat_map(|i| i.attrs.keys())
+            {
+                delta.context.insert(*old);
+            }
+            written.attrs.insert(record_dot, record);
+            delta.context.insert(record_dot);
+        }
         delta.items.insert(id, written);
         Ok(self.apply_own(delta))
     }
@@ -149,24 +161,32 @@ impl Replica {
         let id = ItemId::new(item)?;
         let qty = check_set_qty(qty, self.state.item_limit())?;
         let current = self.state.items.get(&id);
-        let resolved = current.and_then(ItemState::attrs).cloned().unwrap_or_default();
+        let resolved = current
+            .and_then(ItemState::attrs)
+            .cloned()
+            .unwrap_or_default();
         // The set re-writes the record it sees, so a concurrent remove that takes the
         // old writes cannot leave the item without its price.
         let record = patch.apply_to(&resolved)?;
         if qty == 0 {
-            return self.remove_dots(current.map(|i| i.dots().copied().collect()).unwrap_or_default());
+            return self.remove_dots(
+                current
+                    .map(|i| i.dots().copied().collect())
+                    .unwrap_or_default(),
+            );
         }
         let mut delta = CartState::new();
         for old in current.into_iter().flat_map(ItemState::dots) {
             delta.context.insert(*old);
         }
-        let dot = self.mint()?;
+        let (dot, record_dot) = self.mint_write(!record.is_empty())?;
         let mut written = ItemState::default();
         written.qty.insert(dot, QtyWrite::Set(qty));
-        if !record.is_empty() {
-            written.attrs.insert(dot, record);
-        }
         delta.context.insert(dot);
+        if let Some(record_dot) = record_dot {
+            written.attrs.insert(record_dot, record);
+            delta.context.insert(record_dot);
+        }
         delta.items.insert(id, written);
         Ok(self.apply_own(delta))
     }
@@ -178,7 +198,12 @@ impl Replica {
     /// When `item` is not a valid id.
     pub fn remove(&mut self, item: &str) -> Result<CartState, OpError> {
         let id = ItemId::new(item)?;
-        let dots = self.state.items.get(&id).map(|i| i.dots().copied().collect()).unwrap_or_default();
+        let dots = self
+            .state
+            .items
+            .get(&id)
+            .map(|i| i.dots().copied().collect())
+            .unwrap_or_default();
         self.remove_dots(dots)
     }
 
@@ -188,7 +213,13 @@ impl Replica {
     /// # Errors
     /// Only [`OpError::CountersExhausted`].
     pub fn clear(&mut self) -> Result<CartState, OpError> {
-        let dots = self.state.items.values().flat_map(ItemState::dots).copied().collect();
+        let dots = self
+            .state
+            .items
+            .values()
+            .flat_map(ItemState::dots)
+            .copied()
+            .collect();
         self.remove_dots(dots)
     }
 
@@ -214,7 +245,11 @@ impl Replica {
     ///
     /// # Errors
     /// When `item` is not a valid id, or [`OpError::CountersExhausted`].
-    pub fn remove_item_seen(&mut self, item: &str, seen: &CausalContext) -> Result<CartState, OpError> {
+    pub fn remove_item_seen(
+        &mut self,
+        item: &str,
+        seen: &CausalContext,
+    ) -> Result<CartState, OpError> {
         let id = ItemId::new(item)?;
         let dots = self
             .state
@@ -257,6 +292,22 @@ impl Replica {
         Ok(self.apply_own(delta))
     }
 
+    /// The dots of an add or set: one for the quantity write and, when it writes an
+    /// attribute record, one for that. Each dot names one write in one store, so a dot
+    /// that is seen but not held always means removed. Both or neither are minted.
+    fn mint_write(&mut self, with_record: bool) -> Result<(Dot, Option<Dot>), OpError> {
+        if with_record && self.next_counter >= Dot::MAX_COUNTER {
+            return Err(OpError::CountersExhausted(self.id));
+        }
+        let dot = self.mint()?;
+        let record_dot = if with_record {
+            Some(self.mint()?)
+        } else {
+            None
+        };
+        Ok((dot, record_dot))
+    }
+
     fn mint(&mut self) -> Result<Dot, OpError> {
         if self.next_counter > Dot::MAX_COUNTER {
             return Err(OpError::CountersExhausted(self.id));
@@ -266,8 +317,18 @@ impl Replica {
         Ok(dot)
     }
 
-    fn apply_own(&mut self, delta: CartState) -> CartState {
+    /// Joins an operation's delta into this replica, then widens the delta's context
+    /// to everything this replica has seen except the live writes the delta does not
+    /// carry. A delta is thus self-contained: whoever joins it learns every removal its
+    /// maker knew of. Without that, a replica that got a `clear` before the `set` it
+    /// cleared would hold the set's dot in its context but not the set's effect, and
+    /// anti-entropy, which compares contexts, would never repair the difference.
+    fn apply_own(&mut self, mut delta: CartState) -> CartState {
         self.state.join(&delta);
+        let carried = delta.live_dots();
+        let mut not_carried = self.state.live_dots();
+        not_carried.retain(|d| carried.binary_search(d).is_err());
+        delta.context = self.state.context.without_sorted(&not_carried);
         delta
     }
 

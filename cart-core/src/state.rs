@@ -31,8 +31,9 @@ pub enum QtyWrite {
 pub struct ItemState {
     /// Live quantity writes. Never empty in a valid state: an item without writes is gone.
     pub(crate) qty: BTreeMap<Dot, QtyWrite>,
-    /// Live attribute records: one, or several written concurrently. Their dots are
-    /// always a subset of `qty`'s, because every record is written by an add or set.
+    /// Live attribute records: one, or several written concurrently. Each has a dot of
+    /// its own, minted with the quantity write of the same add or set; whoever sees the
+    /// one sees the other, so a record never outlives every quantity write.
     pub(crate) attrs: BTreeMap<Dot, ItemAttrs>,
 }
 
@@ -68,8 +69,9 @@ impl ItemState {
         self.attrs.iter()
     }
 
+    /// Every live dot of the item: quantity writes and attribute records.
     pub(crate) fn dots(&self) -> impl Iterator<Item = &Dot> + '_ {
-        self.qty.keys()
+        self.qty.keys().chain(self.attrs.keys())
     }
 }
 
@@ -102,7 +104,9 @@ impl LineView<'_> {
     /// Quantity times unit price, exact and without trailing zeros; `None` when the item has no price.
     #[must_use]
     pub fn line_total(&self) -> Option<Decimal> {
-        self.attrs.unit_price.map(|p| (p * Decimal::from(self.quantity)).normalize())
+        self.attrs
+            .unit_price
+            .map(|p| p.saturating_mul(Decimal::from(self.quantity)).normalize())
     }
 }
 
@@ -130,7 +134,11 @@ impl CartState {
     /// The per-item quantity limit: the largest of the concurrent limits set, or 999.
     #[must_use]
     pub fn item_limit(&self) -> u32 {
-        self.limit.values().copied().max().unwrap_or(DEFAULT_ITEM_LIMIT)
+        self.limit
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(DEFAULT_ITEM_LIMIT)
     }
 
     /// The live state of one item, with its dots.
@@ -153,8 +161,9 @@ impl CartState {
     #[must_use]
     pub fn quantity(&self, id: &str) -> u32 {
         let limit = u64::from(self.item_limit());
-        self.item(id)
-            .map_or(0, |s| u32::try_from(s.raw_quantity().min(limit)).unwrap_or(u32::MAX))
+        self.item(id).map_or(0, |s| {
+            u32::try_from(s.raw_quantity().min(limit)).unwrap_or(u32::MAX)
+        })
     }
 
     /// The number of distinct items in the cart.
@@ -169,7 +178,10 @@ impl CartState {
     pub fn total(&self) -> Decimal {
         // Prices are below 10^12 and quantities at most 10^6, so a line is below 10^18
         // and no realistic number of lines reaches Decimal's 7.9 * 10^28.
-        self.lines().filter_map(|l| l.line_total()).fold(Decimal::ZERO, |a, b| a.saturating_add(b)).normalize()
+        self.lines()
+            .filter_map(|l| l.line_total())
+            .fold(Decimal::ZERO, |a, b| a.saturating_add(b))
+            .normalize()
     }
 
     /// Joins `other` into `self`: the least state that has seen everything either has.
@@ -209,8 +221,13 @@ impl CartState {
 
     /// Every live dot in this state, in order. Used by sync and by validation.
     pub(crate) fn live_dots(&self) -> Vec<Dot> {
-        let mut dots: Vec<Dot> =
-            self.items.values().flat_map(ItemState::dots).chain(self.limit.keys()).copied().collect();
+        let mut dots: Vec<Dot> = self
+            .items
+            .values()
+            .flat_map(ItemState::dots)
+            .chain(self.limit.keys())
+            .copied()
+            .collect();
         dots.sort_unstable();
         dots
     }

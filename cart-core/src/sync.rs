@@ -27,19 +27,41 @@ impl CartState {
         if peer.includes(&self.context) {
             return CartState::new();
         }
-        let known_live: Vec<Dot> = self.live_dots().into_iter().filter(|d| peer.contains(d)).collect();
+        let known_live: Vec<Dot> = self
+            .live_dots()
+            .into_iter()
+            .filter(|d| peer.contains(d))
+            .collect();
         let unseen = |d: &&Dot| !peer.contains(d);
-        let mut delta = CartState { context: self.context.without_sorted(&known_live), ..CartState::new() };
+        let mut delta = CartState {
+            context: self.context.without_sorted(&known_live),
+            ..CartState::new()
+        };
         for (id, item) in &self.items {
             let fresh = ItemState {
-                qty: item.qty.iter().filter(|(d, _)| unseen(d)).map(|(d, w)| (*d, *w)).collect(),
-                attrs: item.attrs.iter().filter(|(d, _)| unseen(d)).map(|(d, a)| (*d, a.clone())).collect(),
+                qty: item
+                    .qty
+                    .iter()
+                    .filter(|(d, _)| unseen(d))
+                    .map(|(d, w)| (*d, *w))
+                    .collect(),
+                attrs: item
+                    .attrs
+                    .iter()
+                    .filter(|(d, _)| unseen(d))
+                    .map(|(d, a)| (*d, a.clone()))
+                    .collect(),
             };
             if !fresh.qty.is_empty() {
                 delta.items.insert(id.clone(), fresh);
             }
         }
-        delta.limit = self.limit.iter().filter(|(d, _)| unseen(d)).map(|(d, l)| (*d, *l)).collect();
+        delta.limit = self
+            .limit
+            .iter()
+            .filter(|(d, _)| unseen(d))
+            .map(|(d, l)| (*d, *l))
+            .collect();
         delta
     }
 }

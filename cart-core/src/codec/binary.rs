@@ -11,7 +11,10 @@
 //! attrs:    (price as (mantissa, scale)?, name?, image_url?, [(key, value)])
 //! ```
 //!
-//! Replica ids are written once, in a table, so a dot costs two or three bytes.
+//! Replica ids are written once, in a table. A store dot's counter is written as its
+//! distance below the highest counter of its replica in the context, so the live
+//! writes of a cart that has seen ten thousand changes still cost a byte or two each
+//! (law L5). A dot costs two or three bytes.
 //! A causal context on its own (what a sync request carries) is `CCTX` `0x01` then
 //! `[(16-byte id, [(gap, length)])]`.
 
@@ -32,6 +35,8 @@ pub const CONTEXT_MAGIC: &[u8; 4] = b"CCTX";
 pub const FORMAT_VERSION: u8 = 1;
 
 type WireDot = (u32, u64);
+/// A causal context on its own: replica ids inline, ranges as (gap, length - 1).
+type WireContext = Vec<([u8; 16], Vec<(u64, u64)>)>;
 
 #[derive(Serialize, Deserialize)]
 struct WireState<'a> {
@@ -74,9 +79,21 @@ pub fn encode_state(state: &CartState) -> Vec<u8> {
         let i = replicas.binary_search(r.as_bytes()).unwrap_or_default();
         u32::try_from(i).unwrap_or(u32::MAX)
     };
-    let dot = |d: &Dot| (index(&d.replica), d.counter);
+    let dot = |d: &Dot| {
+        (
+            index(&d.replica),
+            state
+                .context
+                .max_counter(&d.replica)
+                .saturating_sub(d.counter),
+        )
+    };
     let wire = WireState {
-        context: state.context.iter().map(|(r, ranges)| (index(r), gaps(ranges))).collect(),
+        context: state
+            .context
+            .iter()
+            .map(|(r, ranges)| (index(r), gaps(ranges)))
+            .collect(),
         limit: state.limit.iter().map(|(d, l)| (dot(d), *l)).collect(),
         items: state
             .items
@@ -94,7 +111,11 @@ pub fn encode_state(state: &CartState) -> Vec<u8> {
                         (dot(d), w)
                     })
                     .collect(),
-                attrs: item.attrs.iter().map(|(d, a)| (dot(d), wire_attrs(a))).collect(),
+                attrs: item
+                    .attrs
+                    .iter()
+                    .map(|(d, a)| (dot(d), wire_attrs(a)))
+                    .collect(),
             })
             .collect(),
         replicas: replicas.clone(),
@@ -109,7 +130,11 @@ pub fn encode_state(state: &CartState) -> Vec<u8> {
 pub fn decode_state(bytes: &[u8]) -> Result<CartState, DecodeError> {
     let body = split_header(bytes, STATE_MAGIC, FORMAT_VERSION, "CART")?;
     let wire: WireState<'_> = from_body(body)?;
-    let replicas: Vec<ReplicaId> = wire.replicas.iter().map(|b| ReplicaId::from_bytes(*b)).collect();
+    let replicas: Vec<ReplicaId> = wire
+        .replicas
+        .iter()
+        .map(|b| ReplicaId::from_bytes(*b))
+        .collect();
     if replicas.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
         return Err(InvalidState::NotSorted("replica ids").into());
     }
@@ -119,8 +144,6 @@ pub fn decode_state(bytes: &[u8]) -> Result<CartState, DecodeError> {
             .and_then(|i| replicas.get(i).copied())
             .ok_or(InvalidState::UnknownReplica(u64::from(i)))
     };
-    let dot = |(i, counter): WireDot| -> Result<Dot, InvalidState> { Ok(Dot::new(replica(i)?, counter)) };
-
     let mut context = CausalContext::new();
     let mut prev: Option<u32> = None;
     for (i, encoded) in wire.context {
@@ -128,9 +151,26 @@ pub fn decode_state(bytes: &[u8]) -> Result<CartState, DecodeError> {
             return Err(InvalidState::NotSorted("context replicas").into());
         }
         prev = Some(i);
-        context.set_ranges(replica(i)?, ungaps(&encoded)?).map_err(InvalidState::from)?;
+        context
+            .set_ranges(replica(i)?, ungaps(&encoded)?)
+            .map_err(InvalidState::from)?;
     }
-    let limit = wire.limit.into_iter().map(|(d, l)| Ok((dot(d)?, l))).collect::<Result<_, InvalidState>>()?;
+    let dot = |(i, below): WireDot| -> Result<Dot, InvalidState> {
+        let replica = replica(i)?;
+        let counter = context
+            .max_counter(&replica)
+            .checked_sub(below)
+            .filter(|c| *c > 0);
+        Ok(Dot::new(
+            replica,
+            counter.ok_or(InvalidState::Counter(below))?,
+        ))
+    };
+    let limit = wire
+        .limit
+        .into_iter()
+        .map(|(d, l)| Ok((dot(d)?, l)))
+        .collect::<Result<_, InvalidState>>()?;
     let mut items = Vec::with_capacity(wire.items.len());
     for item in wire.items {
         let qty = item
@@ -149,7 +189,11 @@ pub fn decode_state(bytes: &[u8]) -> Result<CartState, DecodeError> {
             .into_iter()
             .map(|(d, a)| Ok((dot(d)?, item_attrs(a)?)))
             .collect::<Result<_, InvalidState>>()?;
-        items.push(RawItem { id: item.id.to_owned(), qty, attrs });
+        items.push(RawItem {
+            id: item.id.to_owned(),
+            qty,
+            attrs,
+        });
     }
     Ok(assemble(context, limit, items)?)
 }
@@ -157,8 +201,10 @@ pub fn decode_state(bytes: &[u8]) -> Result<CartState, DecodeError> {
 /// Encodes a causal context on its own, as a sync request carries it.
 #[must_use]
 pub fn encode_context(context: &CausalContext) -> Vec<u8> {
-    let wire: Vec<([u8; 16], Vec<(u64, u64)>)> =
-        context.iter().map(|(r, ranges)| (*r.as_bytes(), gaps(ranges))).collect();
+    let wire: WireContext = context
+        .iter()
+        .map(|(r, ranges)| (*r.as_bytes(), gaps(ranges)))
+        .collect();
     with_header(CONTEXT_MAGIC, &wire)
 }
 
@@ -168,7 +214,7 @@ pub fn encode_context(context: &CausalContext) -> Vec<u8> {
 /// [`DecodeError`] naming the first problem found.
 pub fn decode_context(bytes: &[u8]) -> Result<CausalContext, DecodeError> {
     let body = split_header(bytes, CONTEXT_MAGIC, FORMAT_VERSION, "CCTX")?;
-    let wire: Vec<([u8; 16], Vec<(u64, u64)>)> = from_body(body)?;
+    let wire: WireContext = from_body(body)?;
     let mut context = CausalContext::new();
     let mut prev: Option<ReplicaId> = None;
     for (id, encoded) in wire {
@@ -177,7 +223,9 @@ pub fn decode_context(bytes: &[u8]) -> Result<CausalContext, DecodeError> {
             return Err(InvalidState::NotSorted("context replicas").into());
         }
         prev = Some(id);
-        context.set_ranges(id, ungaps(&encoded)?).map_err(InvalidState::from)?;
+        context
+            .set_ranges(id, ungaps(&encoded)?)
+            .map_err(InvalidState::from)?;
     }
     Ok(context)
 }
@@ -191,8 +239,13 @@ fn with_header<T: Serialize>(magic: &[u8; 4], body: &T) -> Vec<u8> {
 }
 
 fn from_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> {
-    let (value, rest) = postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    if rest.is_empty() { Ok(value) } else { Err(DecodeError::TrailingBytes(rest.len())) }
+    let (value, rest) =
+        postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if rest.is_empty() {
+        Ok(value)
+    } else {
+        Err(DecodeError::TrailingBytes(rest.len()))
+    }
 }
 
 /// Ranges as (gap before, length - 1): small numbers, short varints.
@@ -212,8 +265,12 @@ fn ungaps(encoded: &[(u64, u64)]) -> Result<Vec<CounterRange>, InvalidState> {
     let mut next = 1_u64;
     let mut out = Vec::with_capacity(encoded.len());
     for &(gap, len) in encoded {
-        let start = next.checked_add(gap).ok_or(InvalidState::Counter(u64::MAX))?;
-        let end = start.checked_add(len).ok_or(InvalidState::Counter(u64::MAX))?;
+        let start = next
+            .checked_add(gap)
+            .ok_or(InvalidState::Counter(u64::MAX))?;
+        let end = start
+            .checked_add(len)
+            .ok_or(InvalidState::Counter(u64::MAX))?;
         if end > Dot::MAX_COUNTER {
             return Err(InvalidState::Counter(end));
         }
@@ -225,15 +282,24 @@ fn ungaps(encoded: &[(u64, u64)]) -> Result<Vec<CounterRange>, InvalidState> {
 
 fn wire_attrs(a: &ItemAttrs) -> WireAttrs<'_> {
     WireAttrs {
-        price: a.unit_price.map(|p| (p.mantissa().unsigned_abs(), p.scale())),
+        price: a
+            .unit_price
+            .map(|p| (p.mantissa().unsigned_abs(), p.scale())),
         name: a.name.as_deref(),
         image_url: a.image_url.as_deref(),
-        extra: a.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+        extra: a
+            .extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
     }
 }
 
 fn item_attrs(w: WireAttrs<'_>) -> Result<ItemAttrs, InvalidState> {
-    if w.extra.windows(2).any(|p| matches!(p, [a, b] if a.0 >= b.0)) {
+    if w.extra
+        .windows(2)
+        .any(|p| matches!(p, [a, b] if a.0 >= b.0))
+    {
         return Err(InvalidState::NotSorted("attribute keys"));
     }
     let unit_price = match w.price {
@@ -248,7 +314,11 @@ fn item_attrs(w: WireAttrs<'_>) -> Result<ItemAttrs, InvalidState> {
         unit_price,
         name: w.name.map(str::to_owned),
         image_url: w.image_url.map(str::to_owned),
-        extra: w.extra.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        extra: w
+            .extra
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
     })
 }
 
@@ -259,7 +329,10 @@ pub const REPLICA_MAGIC: &[u8; 4] = b"CREP";
 /// canonical across replicas (it holds private bookkeeping); use [`encode_state`] for that.
 #[must_use]
 pub fn encode_replica(id: ReplicaId, next_counter: u64, state: &CartState) -> Vec<u8> {
-    with_header(REPLICA_MAGIC, &(id.as_bytes(), next_counter, encode_state(state)))
+    with_header(
+        REPLICA_MAGIC,
+        &(id.as_bytes(), next_counter, encode_state(state)),
+    )
 }
 
 /// Decodes a replica snapshot into its id, next counter and state.

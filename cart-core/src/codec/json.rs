@@ -83,7 +83,14 @@ pub fn encode_state(state: &CartState) -> String {
         format: FORMAT.to_owned(),
         version: VERSION,
         context: context_map(&state.context),
-        item_limit: state.limit.iter().map(|(d, l)| JsonLimit { dot: d.to_string(), limit: *l }).collect(),
+        item_limit: state
+            .limit
+            .iter()
+            .map(|(d, l)| JsonLimit {
+                dot: d.to_string(),
+                limit: *l,
+            })
+            .collect(),
         items: state
             .items
             .iter()
@@ -96,7 +103,11 @@ pub fn encode_state(state: &CartState) -> String {
                             QtyWrite::Add(n) => (Some(n), None),
                             QtyWrite::Set(n) => (None, Some(n)),
                         };
-                        JsonQty { dot: d.to_string(), add, set }
+                        JsonQty {
+                            dot: d.to_string(),
+                            add,
+                            set,
+                        }
                     })
                     .collect();
                 let attributes = item
@@ -110,7 +121,13 @@ pub fn encode_state(state: &CartState) -> String {
                         attributes: a.extra.clone(),
                     })
                     .collect();
-                (id.to_string(), JsonItem { quantity, attributes })
+                (
+                    id.to_string(),
+                    JsonItem {
+                        quantity,
+                        attributes,
+                    },
+                )
             })
             .collect(),
     };
@@ -123,16 +140,23 @@ pub fn encode_state(state: &CartState) -> String {
 /// # Errors
 /// [`DecodeError`] naming the first problem found.
 pub fn decode_state(text: &str) -> Result<CartState, DecodeError> {
-    let json: JsonState = serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let json: JsonState =
+        serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if json.format != FORMAT {
         return Err(DecodeError::BadMagic { expected: FORMAT });
     }
     if json.version != VERSION {
-        return Err(DecodeError::UnsupportedVersion { found: json.version, supported: VERSION });
+        return Err(DecodeError::UnsupportedVersion {
+            found: json.version,
+            supported: VERSION,
+        });
     }
     let context = parse_context_map(&json.context)?;
-    let mut limit =
-        json.item_limit.iter().map(|l| Ok((parse_dot(&l.dot)?, l.limit))).collect::<Result<Vec<_>, DecodeError>>()?;
+    let mut limit = json
+        .item_limit
+        .iter()
+        .map(|l| Ok((parse_dot(&l.dot)?, l.limit)))
+        .collect::<Result<Vec<_>, DecodeError>>()?;
     limit.sort_unstable();
     let mut items = Vec::with_capacity(json.items.len());
     for (id, item) in json.items {
@@ -141,18 +165,32 @@ pub fn decode_state(text: &str) -> Result<CartState, DecodeError> {
             let write = match (q.add, q.set) {
                 (Some(n), None) => QtyWrite::Add(n),
                 (None, Some(n)) => QtyWrite::Set(n),
-                _ => return Err(DecodeError::Malformed(format!("item {id}: a quantity write needs exactly one of add or set"))),
+                _ => {
+                    return Err(DecodeError::Malformed(format!(
+                        "item {id}: a quantity write needs exactly one of add or set"
+                    )));
+                }
             };
             qty.push((parse_dot(&q.dot)?, write));
         }
         qty.sort_unstable();
         let mut attrs = Vec::with_capacity(item.attributes.len());
         for a in item.attributes {
-            let unit_price = a.unit_price.as_deref().map(parse_price).transpose().map_err(InvalidState::from)?;
-            let record = ItemAttrs { unit_price, name: a.name, image_url: a.image_url, extra: a.attributes };
+            let unit_price = a
+                .unit_price
+                .as_deref()
+                .map(parse_price)
+                .transpose()
+                .map_err(InvalidState::from)?;
+            let record = ItemAttrs {
+                unit_price,
+                name: a.name,
+                image_url: a.image_url,
+                extra: a.attributes,
+            };
             attrs.push((parse_dot(&a.dot)?, record));
         }
-        attrs.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+        attrs.sort_unstable_by_key(|(dot, _)| *dot);
         items.push(RawItem { id, qty, attrs });
     }
     Ok(assemble(context, limit, items)?)
@@ -180,7 +218,13 @@ fn context_map(context: &CausalContext) -> BTreeMap<String, String> {
         .map(|(r, ranges)| {
             let text: Vec<String> = ranges
                 .iter()
-                .map(|&(s, e)| if s == e { s.to_string() } else { format!("{s}-{e}") })
+                .map(|&(s, e)| {
+                    if s == e {
+                        s.to_string()
+                    } else {
+                        format!("{s}-{e}")
+                    }
+                })
                 .collect();
             (r.to_string(), text.join(","))
         })
@@ -196,22 +240,26 @@ fn parse_context_map(map: &BTreeMap<String, String>) -> Result<CausalContext, De
             let (s, e) = part.split_once('-').unwrap_or((part, part));
             ranges.push((parse_counter(s)?, parse_counter(e)?));
         }
-        context.set_ranges(replica, ranges).map_err(|e: ContextError| InvalidState::from(e))?;
+        context
+            .set_ranges(replica, ranges)
+            .map_err(|e: ContextError| InvalidState::from(e))?;
     }
     Ok(context)
 }
 
 fn parse_replica(text: &str) -> Result<ReplicaId, DecodeError> {
-    text.parse().map_err(|e: crate::dot::ReplicaIdError| DecodeError::Malformed(e.to_string()))
+    text.parse()
+        .map_err(|e: crate::dot::ReplicaIdError| DecodeError::Malformed(e.to_string()))
 }
 
 fn parse_counter(text: &str) -> Result<u64, DecodeError> {
-    text.parse().map_err(|_| DecodeError::Malformed(format!("counter {text:?} is not a whole number")))
+    text.parse()
+        .map_err(|_| DecodeError::Malformed(format!("counter {text:?} is not a whole number")))
 }
 
 fn parse_dot(text: &str) -> Result<Dot, DecodeError> {
-    let (counter, replica) = text
-        .split_once('@')
-        .ok_or_else(|| DecodeError::Malformed(format!("dot {text:?} is not of the form counter@replica")))?;
+    let (counter, replica) = text.split_once('@').ok_or_else(|| {
+        DecodeError::Malformed(format!("dot {text:?} is not of the form counter@replica"))
+    })?;
     Ok(Dot::new(parse_replica(replica)?, parse_counter(counter)?))
 }

@@ -68,14 +68,9 @@ pub enum InvalidState {
     /// A counter is 0 or above the maximum.
     #[error("counter {0} is out of range")]
     Counter(u64),
-    /// An attribute record has no quantity write under the same dot.
-    #[error("item {item}: attribute record {dot} has no quantity write with the same dot")]
-    OrphanAttributes {
-        /// The item.
-        item: String,
-        /// The record's dot.
-        dot: Dot,
-    },
+    /// One dot names two writes.
+    #[error("dot {0} names two writes")]
+    SharedDot(Dot),
     /// An item is listed with no live quantity write.
     #[error("item {0}: listed with no quantity writes")]
     EmptyItem(String),
@@ -116,8 +111,15 @@ pub(crate) fn assemble(
     limit: Vec<(Dot, u32)>,
     items: Vec<RawItem>,
 ) -> Result<CartState, InvalidState> {
-    let mut state = CartState { context, ..CartState::new() };
-    check_dots(&state.context, limit.iter().map(|(d, _)| d), "item limit dots")?;
+    let mut state = CartState {
+        context,
+        ..CartState::new()
+    };
+    check_dots(
+        &state.context,
+        limit.iter().map(|(d, _)| d),
+        "item limit dots",
+    )?;
     for (_, l) in &limit {
         if !(1..=MAX_ITEM_LIMIT).contains(l) {
             return Err(InvalidState::ItemLimit(*l));
@@ -131,8 +133,16 @@ pub(crate) fn assemble(
             return Err(InvalidState::NotSorted("item ids"));
         }
         prev = Some(id.clone());
-        check_dots(&state.context, raw.qty.iter().map(|(d, _)| d), "quantity dots")?;
-        check_dots(&state.context, raw.attrs.iter().map(|(d, _)| d), "attribute dots")?;
+        check_dots(
+            &state.context,
+            raw.qty.iter().map(|(d, _)| d),
+            "quantity dots",
+        )?;
+        check_dots(
+            &state.context,
+            raw.attrs.iter().map(|(d, _)| d),
+            "attribute dots",
+        )?;
         if raw.qty.is_empty() {
             return Err(InvalidState::EmptyItem(id.to_string()));
         }
@@ -140,18 +150,26 @@ pub(crate) fn assemble(
         for (dot, write) in raw.qty {
             let (QtyWrite::Add(n) | QtyWrite::Set(n)) = write;
             if !(1..=MAX_ITEM_LIMIT).contains(&n) {
-                return Err(InvalidState::Quantity { item: id.to_string(), value: n });
+                return Err(InvalidState::Quantity {
+                    item: id.to_string(),
+                    value: n,
+                });
             }
             item.qty.insert(dot, write);
         }
         for (dot, attrs) in raw.attrs {
-            if !item.qty.contains_key(&dot) {
-                return Err(InvalidState::OrphanAttributes { item: id.to_string(), dot });
-            }
             attrs.check()?;
             item.attrs.insert(dot, attrs);
         }
         state.items.insert(id, item);
+    }
+    let dots = state.live_dots();
+    if let Some(w) = dots.windows(2).find(|w| matches!(w, [a, b] if a == b)) {
+        return Err(InvalidState::SharedDot(
+            w.first()
+                .copied()
+                .unwrap_or(Dot::new(crate::ReplicaId::from_bytes([0; 16]), 0)),
+        ));
     }
     Ok(state)
 }
@@ -196,7 +214,10 @@ pub(crate) fn split_header<'a>(
         return Err(DecodeError::BadMagic { expected: name });
     }
     if head[4] != version {
-        return Err(DecodeError::UnsupportedVersion { found: head[4], supported: version });
+        return Err(DecodeError::UnsupportedVersion {
+            found: head[4],
+            supported: version,
+        });
     }
     Ok(body)
 }

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The main job. Until the sync server and the demo land, it replays every scenario
+# file through the cart core and prints one JSON line per file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+files=(cart-core/scenarios/*/*.json)
+[ -d ../shared/spec/scenarios ] && files+=(../shared/spec/scenarios/*.json)
+exec cargo run -q --release -p cart-core --example scenario -- "${files[@]}"
