@@ -191,19 +191,27 @@ impl CartState {
             return;
         }
         let (ours_ctx, theirs_ctx) = (&self.context, &other.context);
-        self.items.retain(|id, ours| {
+        let mut emptied = Vec::new();
+        for (id, ours) in &mut self.items {
             match other.items.get(id) {
                 Some(theirs) => {
                     join_dot_fun(&mut ours.qty, ours_ctx, &theirs.qty, theirs_ctx);
                     join_dot_fun(&mut ours.attrs, ours_ctx, &theirs.attrs, theirs_ctx);
                 }
+                // The common case for a small delta: nothing of this item was touched.
+                None if !ours.dots().any(|d| theirs_ctx.contains(d)) => continue,
                 None => {
                     ours.qty.retain(|d, _| !theirs_ctx.contains(d));
                     ours.attrs.retain(|d, _| !theirs_ctx.contains(d));
                 }
             }
-            !ours.qty.is_empty()
-        });
+            if ours.qty.is_empty() {
+                emptied.push(id.clone());
+            }
+        }
+        for id in emptied {
+            self.items.remove(&id);
+        }
         for (id, theirs) in &other.items {
             if self.items.contains_key(id) {
                 continue;
