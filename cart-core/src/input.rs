@@ -15,10 +15,12 @@ pub const DEFAULT_ITEM_LIMIT: u32 = 999;
 pub const MAX_ITEM_LIMIT: u32 = 1_000_000;
 /// The longest item id, in bytes of UTF-8.
 pub const MAX_ITEM_ID_BYTES: usize = 128;
-/// The largest unit price accepted, exclusive of the cap: prices are below one trillion.
-pub const MAX_PRICE_INTEGER_DIGITS: u32 = 12;
+/// Unit prices are below 10^10. With at most 6 decimal places and quantities up to
+/// [`MAX_ITEM_LIMIT`], a line total has at most 22 significant digits, so a cart of up to
+/// a million lines totals exactly within the 28 digits of a `Decimal`.
+pub const MAX_PRICE_INTEGER_DIGITS: u32 = 10;
 /// The most decimal places a unit price may have.
-pub const MAX_PRICE_SCALE: u32 = 10;
+pub const MAX_PRICE_SCALE: u32 = 6;
 /// Longest item name, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
 /// Longest image URL, in bytes.
@@ -66,6 +68,12 @@ pub enum InputError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The item already shows the per-item limit; adding more would change nothing.
+    #[error("qty: the item is already at the per-item limit of {limit}")]
+    AtLimit {
+        /// The cart's per-item limit.
+        limit: u32,
+    },
     /// The per-item limit is outside `1..=MAX_ITEM_LIMIT`.
     #[error("item_limit: {value} is out of range; it must be between 1 and {max}", max = MAX_ITEM_LIMIT)]
     ItemLimit {
@@ -80,7 +88,7 @@ impl InputError {
     pub fn field(&self) -> &str {
         match self {
             Self::ItemId { .. } => "item",
-            Self::Quantity { .. } => "qty",
+            Self::Quantity { .. } | Self::AtLimit { .. } => "qty",
             Self::Price { .. } => "unit_price",
             Self::Attribute { field, .. } => field,
             Self::ItemLimit { .. } => "item_limit",
@@ -142,8 +150,9 @@ impl AsRef<str> for ItemId {
     }
 }
 
-/// Parses a unit price: an exact, non-negative decimal such as `"29.99"`, below one
-/// trillion with at most ten decimal places. Scientific notation and binary floats are refused.
+/// Parses a unit price: plain decimal digits with an optional fraction, such as
+/// `"29.99"` or `"0.5"`, below 10^10 with at most 6 decimal places. Signs, exponents,
+/// underscores, leading zeros and bare points (`".5"`, `"5."`) are refused.
 ///
 /// # Errors
 /// [`InputError::Price`] naming what is wrong.
@@ -152,6 +161,21 @@ pub fn parse_price(text: &str) -> Result<Decimal, InputError> {
         value: text.chars().take(64).collect(),
         reason,
     };
+    if text.starts_with('-') && text.len() > 1 {
+        return Err(fail("must not be negative"));
+    }
+    let (whole, fraction) = text
+        .split_once('.')
+        .map_or((text, None), |(w, f)| (w, Some(f)));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || fraction.is_some_and(|f| !digits(f)) {
+        return Err(fail(
+            "is not an exact decimal number (digits, optionally a point and more digits)",
+        ));
+    }
+    if whole.len() > 1 && whole.starts_with('0') {
+        return Err(fail("must not have leading zeros"));
+    }
     let value =
         Decimal::from_str_exact(text).map_err(|_| fail("is not an exact decimal number"))?;
     check_price(value).map_err(fail)
@@ -167,10 +191,10 @@ pub(crate) fn check_price(value: Decimal) -> Result<Decimal, &'static str> {
     let mut value = value.normalize();
     value.set_sign_positive(true);
     if value.scale() > MAX_PRICE_SCALE {
-        return Err("has more than 10 decimal places");
+        return Err("has more than 6 decimal places");
     }
     if value.trunc() >= Decimal::from(10_i64.pow(MAX_PRICE_INTEGER_DIGITS)) {
-        return Err("must be below 1000000000000");
+        return Err("must be below 10000000000");
     }
     Ok(value)
 }
@@ -370,5 +394,53 @@ impl FromStr for ItemId {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::new(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_are_plain_exact_decimals() {
+        for ok in ["0", "0.5", "29.99", "8.50", "9999999999.999999"] {
+            assert!(parse_price(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            parse_price("8.50").map(|p| p.to_string()),
+            Ok("8.5".to_owned())
+        );
+        for bad in [
+            "",
+            "-1",
+            "+5",
+            ".5",
+            "5.",
+            "1_000",
+            "00012",
+            "1e5",
+            "abc",
+            " 1",
+            "10000000000",
+            "0.0000001",
+        ] {
+            let err = parse_price(bad).unwrap_err();
+            assert_eq!(err.field(), "unit_price", "{bad}");
+        }
+    }
+
+    #[test]
+    fn item_ids_follow_the_spec() {
+        assert!(ItemId::new("x".repeat(128)).is_ok());
+        assert!(ItemId::new("é".repeat(64)).is_ok());
+        for bad in [
+            String::new(),
+            "x".repeat(129),
+            "é".repeat(65),
+            "a\u{7}b".to_owned(),
+            "tab\there".to_owned(),
+        ] {
+            assert_eq!(ItemId::new(bad).unwrap_err().field(), "item");
+        }
     }
 }

@@ -69,6 +69,7 @@ pub use input::{
 };
 pub use replica::{OpError, Replica};
 pub use state::{CartState, ItemState, LineView, QtyWrite};
+pub use sync::{Durability, SyncRequest, SyncResponse};
 
 impl CartState {
     /// The canonical binary encoding: equal states give equal bytes.

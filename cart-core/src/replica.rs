@@ -1,18 +1,19 @@
 //! A replica: one writer of a cart, holding its state and minting its dots.
 //!
-//! Each operation checks its input first, then mints a dot for each write it makes
-//! (one for a quantity, one for an attribute record), builds the delta it makes, and
-//! joins that delta into the replica's own state. Applying a change locally
+//! Each operation checks its input first, then mints one dot, builds the delta it
+//! makes, and joins that delta into the replica's own state. Applying a change locally
 //! is therefore the same code path as applying it anywhere else.
 
 use std::collections::BTreeMap;
 
 use crate::context::CausalContext;
 use crate::dot::{Dot, ReplicaId};
+use std::sync::Arc;
+
 use crate::input::{
     AttrPatch, InputError, ItemAttrs, ItemId, check_add_qty, check_item_limit, check_set_qty,
 };
-use crate::state::{CartState, ItemState, QtyWrite};
+use crate::state::{CartState, ItemState, QtyWrite, Write};
 
 /// Why an operation was refused. Nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,46 +110,28 @@ impl Replica {
         self.state.delta_since(peer)
     }
 
-    /// "Add to cart": `qty` more of `item`, with attributes to write (an empty patch
+    /// "Add to cart": `qty` more of `item`, with attributes to change (an empty patch
     /// keeps the current ones). Returns the delta to send to other replicas.
     ///
+    /// An add to an item already shown at the per-item limit is refused: it would change
+    /// nothing the shopper sees, and refusing it bounds the writes an item can hold.
+    ///
     /// # Errors
-    /// When `item`, `qty` (1 to the per-item limit) or the patch is invalid.
+    /// When `item`, `qty` (1 to the per-item limit) or the patch is invalid, or the
+    /// item is already at the limit.
     pub fn add(&mut self, item: &str, qty: i64, patch: &AttrPatch) -> Result<CartState, OpError> {
         let id = ItemId::new(item)?;
-        let qty = check_add_qty(qty, self.state.item_limit())?;
-        let current = self.state.items.get(&id);
-        let record = match current {
-            _ if patch.is_empty() => None,
-            Some(item) => {
-                let resolved = item.attrs().cloned().unwrap_or_default();
-                let record = patch.apply_to(&resolved)?;
-                // Writing the record it already shows would only add a conflict to resolve.
-                (item.attrs.len() != 1 || record != resolved).then_some(record)
-            }
-            None => Some(patch.apply_to(&ItemAttrs::default())?),
-        };
-        let mut delta = CartState::new();
-        let mut written = ItemState::default();
-        let (dot, record_dot) = self.mint_write(record.is_some())?;
-        written.qty.insert(dot, QtyWrite::Add(qty));
-        delta.context.insert(dot);
-        if let (Some(record), Some(record_dot)) = (record, record_dot) {
-            // The new record replaces the ones this replica sees; their quantity writes stay.
-            for old in self
-                .state
-                .items
-                .get(&id)
-                .into_iter()
-                .flat_map(|i| i.attrs.keys())
-            {
-                delta.context.insert(*old);
-            }
-            written.attrs.insert(record_dot, record);
-            delta.context.insert(record_dot);
+        let limit = self.state.item_limit();
+        let qty = check_add_qty(qty, limit)?;
+        if self
+            .state
+            .items
+            .get(&id)
+            .is_some_and(|i| i.raw_quantity() >= u64::from(limit))
+        {
+            return Err(InputError::AtLimit { limit }.into());
         }
-        delta.items.insert(id, written);
-        Ok(self.apply_own(delta))
+        self.write(id, QtyWrite::Add(qty), patch, Vec::new())
     }
 
     /// "Set quantity": `item` becomes `qty`, overwriting the writes this replica has
@@ -160,33 +143,64 @@ impl Replica {
     pub fn set(&mut self, item: &str, qty: i64, patch: &AttrPatch) -> Result<CartState, OpError> {
         let id = ItemId::new(item)?;
         let qty = check_set_qty(qty, self.state.item_limit())?;
-        let current = self.state.items.get(&id);
-        let resolved = current
-            .and_then(ItemState::attrs)
-            .cloned()
+        let seen: Vec<Dot> = self
+            .state
+            .items
+            .get(&id)
+            .map(|i| i.dots().copied().collect())
             .unwrap_or_default();
-        // The set re-writes the record it sees, so a concurrent remove that takes the
-        // old writes cannot leave the item without its price.
-        let record = patch.apply_to(&resolved)?;
         if qty == 0 {
-            return self.remove_dots(
-                current
-                    .map(|i| i.dots().copied().collect())
-                    .unwrap_or_default(),
-            );
+            // Check the patch all the same: refused input changes nothing, whatever the qty.
+            patch.apply_to(&ItemAttrs::default())?;
+            return self.remove_dots(seen);
         }
+        self.write(id, QtyWrite::Set(qty), patch, seen)
+    }
+
+    /// One write of `item`: the quantity, with the attributes the item shows here laid
+    /// under the patch, replacing the `overwritten` dots.
+    fn write(
+        &mut self,
+        id: ItemId,
+        qty: QtyWrite,
+        patch: &AttrPatch,
+        overwritten: Vec<Dot>,
+    ) -> Result<CartState, OpError> {
+        let current = self.state.items.get(&id);
+        let (base, base_version) = current.and_then(ItemState::latest).map_or_else(
+            || (Arc::default(), 0),
+            |(_, w)| (Arc::clone(&w.attrs), w.version),
+        );
+        let attrs = if patch.is_empty() {
+            Arc::clone(&base)
+        } else {
+            Arc::new(patch.apply_to(&base)?)
+        };
+        let version = if attrs == base {
+            base_version
+        } else {
+            let seen = current
+                .into_iter()
+                .flat_map(|i| i.writes.values())
+                .map(|w| w.version)
+                .max();
+            seen.unwrap_or(0).saturating_add(1)
+        };
+        let dot = self.mint()?;
         let mut delta = CartState::new();
-        for old in current.into_iter().flat_map(ItemState::dots) {
-            delta.context.insert(*old);
+        for old in overwritten {
+            delta.context.insert(old);
         }
-        let (dot, record_dot) = self.mint_write(!record.is_empty())?;
-        let mut written = ItemState::default();
-        written.qty.insert(dot, QtyWrite::Set(qty));
         delta.context.insert(dot);
-        if let Some(record_dot) = record_dot {
-            written.attrs.insert(record_dot, record);
-            delta.context.insert(record_dot);
-        }
+        let mut written = ItemState::default();
+        written.writes.insert(
+            dot,
+            Write {
+                qty,
+                version,
+                attrs,
+            },
+        );
         delta.items.insert(id, written);
         Ok(self.apply_own(delta))
     }
@@ -290,22 +304,6 @@ impl Replica {
         }
         delta.context.insert(dot);
         Ok(self.apply_own(delta))
-    }
-
-    /// The dots of an add or set: one for the quantity write and, when it writes an
-    /// attribute record, one for that. Each dot names one write in one store, so a dot
-    /// that is seen but not held always means removed. Both or neither are minted.
-    fn mint_write(&mut self, with_record: bool) -> Result<(Dot, Option<Dot>), OpError> {
-        if with_record && self.next_counter >= Dot::MAX_COUNTER {
-            return Err(OpError::CountersExhausted(self.id));
-        }
-        let dot = self.mint()?;
-        let record_dot = if with_record {
-            Some(self.mint()?)
-        } else {
-            None
-        };
-        Ok((dot, record_dot))
     }
 
     fn mint(&mut self) -> Result<Dot, OpError> {

@@ -5,13 +5,15 @@
 //! and context crosses between replicas as encoded bytes, decoded and checked on
 //! arrival, exactly as it would over a network.
 //!
-//! Replica `i` of the file's `replicas` list gets the id whose 16 bytes all equal
-//! `i + 1`, so runs are reproducible and the list order is the tie-break order.
+//! Replica `i` of the file's `replicas` list gets the id whose bytes are `i + 1` in
+//! big-endian order, so runs are reproducible and the list order is the tie-break
+//! order (a later replica wins among concurrent attribute changes).
 //!
 //! Extensions used by the project's own scenarios (all optional):
 //! `"name"` on add/set steps (the item's display name), the operation
 //! `{"at": R, "op": "set_item_limit", "qty": N}`, and
-//! `"expect_total": {R: "12.30"}`, the exact cart total of a replica.
+//! `"expect_total": {R: "12.3"}`, the exact cart total of a replica, written as the
+//! core writes decimals (no trailing zeros).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,7 +26,7 @@ use crate::{AttrPatch, CartState, CausalContext, OpError, Replica, ReplicaId};
 struct Scenario {
     name: String,
     replicas: Vec<String>,
-    steps: Vec<Step>,
+    steps: Vec<serde_json::Value>,
     #[serde(default)]
     expect: BTreeMap<String, BTreeMap<String, u64>>,
     #[serde(default)]
@@ -109,10 +111,27 @@ impl Report {
 /// Replays one scenario given as JSON text. `file` names it in messages.
 #[must_use]
 pub fn run(file: &str, json: &str) -> Report {
-    match serde_json::from_str::<Scenario>(json) {
-        Ok(scenario) => Runner::new(&scenario).run(&scenario),
-        Err(e) => Report::unreadable(file, &format!("{file}: not a valid scenario: {e}")),
+    let scenario = match serde_json::from_str::<Scenario>(json) {
+        Ok(scenario) => scenario,
+        Err(e) => return Report::unreadable(file, &format!("{file}: not a valid scenario: {e}")),
+    };
+    let mut steps = Vec::with_capacity(scenario.steps.len());
+    for (index, step) in scenario.steps.iter().enumerate() {
+        match serde_json::from_value::<Step>(step.clone()) {
+            Ok(step) => steps.push(step),
+            Err(_) => {
+                let why = format!(
+                    "{file}: step {index} is not one of the step forms of the spec: {step}"
+                );
+                return Report::unreadable(file, &why);
+            }
+        }
     }
+    let names: BTreeSet<&String> = scenario.replicas.iter().collect();
+    if names.len() != scenario.replicas.len() {
+        return Report::unreadable(file, &format!("{file}: a replica name is listed twice"));
+    }
+    Runner::new(&scenario).run(&scenario, &steps)
 }
 
 struct Runner {
@@ -144,8 +163,8 @@ impl Runner {
         }
     }
 
-    fn run(mut self, scenario: &Scenario) -> Report {
-        for (index, step) in scenario.steps.iter().enumerate() {
+    fn run(mut self, scenario: &Scenario, steps: &[Step]) -> Report {
+        for (index, step) in steps.iter().enumerate() {
             if let Err(why) = self.step(index, step) {
                 self.failures.push(format!("step {index}: {why}"));
             }

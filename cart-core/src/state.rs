@@ -1,8 +1,8 @@
 //! The replicated state of one cart, and its join.
 //!
-//! A [`CartState`] is a causal context plus dot stores: for each item, the quantity
-//! writes and attribute records that are still alive, each under the dot of the change
-//! that made it. A dot in the context but in no store was removed. That one rule is the
+//! A [`CartState`] is a causal context plus dot stores: for each item, the writes
+//! (a quantity and the item's attributes) that are still alive, each under the dot of
+//! the change that made it. A dot in the context but in no store was removed. That one rule is the
 //! whole merge: the phone's remove of the shirt deletes only the dots the phone had seen,
 //! so the laptop's concurrent add (a dot the phone never saw) survives.
 //!
@@ -10,6 +10,7 @@
 //! joining a whole state, which is what makes delta sync and state sync agree (law L3).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
@@ -17,7 +18,8 @@ use crate::context::CausalContext;
 use crate::dot::Dot;
 use crate::input::{DEFAULT_ITEM_LIMIT, ItemAttrs, ItemId};
 
-/// One quantity write, alive until an operation that saw it overwrites or removes it.
+/// The quantity part of a write, alive until an operation that saw it overwrites or
+/// removes it.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum QtyWrite {
     /// "Add to cart": adds this many on top of whatever else is alive.
@@ -26,15 +28,28 @@ pub enum QtyWrite {
     Set(u32),
 }
 
-/// The live dots of one item.
+/// One write of an item, under one dot: a quantity, and the attributes the item had
+/// at the writer when it was made (with any the write changed).
+///
+/// Every live write carries its item's attributes, so no removal elsewhere can leave
+/// an item in the cart without its price.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Write {
+    /// The quantity written.
+    pub qty: QtyWrite,
+    /// A logical version of the attributes, not a clock: a write that changes them takes
+    /// one more than the largest version among the writes it saw; a write that keeps
+    /// them keeps their version. A causally later change therefore always has a larger
+    /// version, and a write that merely carried old attributes along never beats it.
+    pub version: u64,
+    /// The attributes.
+    pub attrs: Arc<ItemAttrs>,
+}
+
+/// The live writes of one item. Never empty in a valid state: an item without writes is gone.
 #[derive(Clone, Default, PartialEq, Eq, Hash, Debug)]
 pub struct ItemState {
-    /// Live quantity writes. Never empty in a valid state: an item without writes is gone.
-    pub(crate) qty: BTreeMap<Dot, QtyWrite>,
-    /// Live attribute records: one, or several written concurrently. Each has a dot of
-    /// its own, minted with the quantity write of the same add or set; whoever sees the
-    /// one sees the other, so a record never outlives every quantity write.
-    pub(crate) attrs: BTreeMap<Dot, ItemAttrs>,
+    pub(crate) writes: BTreeMap<Dot, Write>,
 }
 
 impl ItemState {
@@ -43,8 +58,8 @@ impl ItemState {
     #[must_use]
     pub fn raw_quantity(&self) -> u64 {
         let (mut max_set, mut adds) = (0_u64, 0_u64);
-        for write in self.qty.values() {
-            match *write {
+        for write in self.writes.values() {
+            match write.qty {
                 QtyWrite::Set(n) => max_set = max_set.max(u64::from(n)),
                 QtyWrite::Add(n) => adds = adds.saturating_add(u64::from(n)),
             }
@@ -52,26 +67,29 @@ impl ItemState {
         max_set.saturating_add(adds)
     }
 
-    /// The attribute record that wins: among concurrent records, the one written by the
-    /// greatest replica id. No clock is consulted.
+    /// The write whose attributes the item shows: the largest version; among equal
+    /// versions (concurrent changes), the greatest replica id. No clock is consulted.
+    #[must_use]
+    pub fn latest(&self) -> Option<(&Dot, &Write)> {
+        self.writes
+            .iter()
+            .max_by(|(d1, w1), (d2, w2)| (w1.version, *d1).cmp(&(w2.version, *d2)))
+    }
+
+    /// The attributes the item shows.
     #[must_use]
     pub fn attrs(&self) -> Option<&ItemAttrs> {
-        self.attrs.last_key_value().map(|(_, a)| a)
+        self.latest().map(|(_, w)| w.attrs.as_ref())
     }
 
-    /// The live quantity writes, by dot.
-    pub fn quantity_writes(&self) -> impl Iterator<Item = (&Dot, &QtyWrite)> + '_ {
-        self.qty.iter()
+    /// The live writes, by dot.
+    pub fn writes(&self) -> impl Iterator<Item = (&Dot, &Write)> + '_ {
+        self.writes.iter()
     }
 
-    /// The live attribute records, by dot.
-    pub fn attribute_records(&self) -> impl Iterator<Item = (&Dot, &ItemAttrs)> + '_ {
-        self.attrs.iter()
-    }
-
-    /// Every live dot of the item: quantity writes and attribute records.
+    /// Every live dot of the item.
     pub(crate) fn dots(&self) -> impl Iterator<Item = &Dot> + '_ {
-        self.qty.keys().chain(self.attrs.keys())
+        self.writes.keys()
     }
 }
 
@@ -172,12 +190,17 @@ impl CartState {
         self.items.len()
     }
 
+    /// True when no item is in the cart (it may still have seen changes).
+    #[must_use]
+    pub fn is_empty_cart(&self) -> bool {
+        self.items.is_empty()
+    }
+
     /// The exact sum of every priced line's quantity times unit price, without
     /// trailing zeros (format it with the currency's rules for display).
     #[must_use]
     pub fn total(&self) -> Decimal {
-        // Prices are below 10^12 and quantities at most 10^6, so a line is below 10^18
-        // and no realistic number of lines reaches Decimal's 7.9 * 10^28.
+        // Exact for up to a million lines: see MAX_PRICE_INTEGER_DIGITS.
         self.lines()
             .filter_map(|l| l.line_total())
             .fold(Decimal::ZERO, |a, b| a.saturating_add(b))
@@ -195,17 +218,13 @@ impl CartState {
         for (id, ours) in &mut self.items {
             match other.items.get(id) {
                 Some(theirs) => {
-                    join_dot_fun(&mut ours.qty, ours_ctx, &theirs.qty, theirs_ctx);
-                    join_dot_fun(&mut ours.attrs, ours_ctx, &theirs.attrs, theirs_ctx);
+                    join_dot_fun(&mut ours.writes, ours_ctx, &theirs.writes, theirs_ctx)
                 }
                 // The common case for a small delta: nothing of this item was touched.
                 None if !ours.dots().any(|d| theirs_ctx.contains(d)) => continue,
-                None => {
-                    ours.qty.retain(|d, _| !theirs_ctx.contains(d));
-                    ours.attrs.retain(|d, _| !theirs_ctx.contains(d));
-                }
+                None => ours.writes.retain(|d, _| !theirs_ctx.contains(d)),
             }
-            if ours.qty.is_empty() {
+            if ours.writes.is_empty() {
                 emptied.push(id.clone());
             }
         }
@@ -217,9 +236,8 @@ impl CartState {
                 continue;
             }
             let mut fresh = ItemState::default();
-            join_dot_fun(&mut fresh.qty, ours_ctx, &theirs.qty, theirs_ctx);
-            join_dot_fun(&mut fresh.attrs, ours_ctx, &theirs.attrs, theirs_ctx);
-            if !fresh.qty.is_empty() {
+            join_dot_fun(&mut fresh.writes, ours_ctx, &theirs.writes, theirs_ctx);
+            if !fresh.writes.is_empty() {
                 self.items.insert(id.clone(), fresh);
             }
         }

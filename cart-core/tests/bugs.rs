@@ -215,6 +215,10 @@ fn contexts_must_cover_the_store_and_counters_stay_in_range() {
     let huge = json.replace("\"1\"}", &format!("\"1-{}\"}}", u64::MAX));
     let err = CartState::from_json(&huge).unwrap_err();
     assert!(err.to_string().contains("out of bounds"), "{err}");
-    let bad_price = json.replace(r#""add":1}"#, r#""add":1}],"attributes":[{"dot":"1@01010101-0101-0101-0101-010101010101","unit_price":"-2"}"#);
+    let bad_price = json.replace(
+        r#""version":"0"}"#,
+        r#""version":"0","attributes":{"unit_price":"-2"}}"#,
+    );
+    assert_ne!(bad_price, json);
     assert!(CartState::from_json(&bad_price).is_err());
 }

@@ -30,8 +30,14 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// The counters are process-wide: measurements must not overlap other tests' work.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Peak heap growth while `f` runs.
 fn peak_during(f: impl FnOnce()) -> usize {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
     f();

@@ -87,6 +87,20 @@ fn unreadable_scenarios_are_failures_not_crashes() {
             report.failures
         );
     }
+    let misspelt = cart_core::scenario::run(
+        "misspelt.json",
+        r#"{"name":"x","replicas":["a"],"steps":[{"at":"a","op":"clear"},{"at":"a","op":"add","item":"i","quantity":1}]}"#,
+    );
+    assert!(
+        misspelt.failures[0].contains("step 1"),
+        "{:?}",
+        misspelt.failures
+    );
+    let twice = cart_core::scenario::run(
+        "twice.json",
+        r#"{"name":"x","replicas":["a","a"],"steps":[]}"#,
+    );
+    assert!(twice.failures[0].contains("twice"), "{:?}", twice.failures);
     let report = cart_core::scenario::run(
         "unknown.json",
         r#"{"name":"x","replicas":["a"],"steps":[{"at":"b","op":"clear"},{"deliver":[7],"into":"a"},{"sync":["a"]}]}"#,

@@ -7,7 +7,8 @@
 //! context:  [(replica index, [(gap, length)])]
 //!           each range as (start - previous end - 1, end - start): small numbers
 //! limit:    [((replica index, counter), limit)]
-//! items:    [(id, [((index, counter), Add n | Set n)], [((index, counter), attrs)])]
+//! items:    [(id, [((index, counter), Add n | Set n, version, attrs?)])]
+//!           attrs omitted when equal to the previous write's
 //! attrs:    (price as (mantissa, scale)?, name?, image_url?, [(key, value)])
 //! ```
 //!
@@ -18,6 +19,8 @@
 //! A causal context on its own (what a sync request carries) is `CCTX` `0x01` then
 //! `[(16-byte id, [(gap, length)])]`.
 
+use std::sync::Arc;
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +28,7 @@ use super::{DecodeError, InvalidState, RawItem, assemble, split_header};
 use crate::context::{CausalContext, CounterRange};
 use crate::dot::{Dot, ReplicaId};
 use crate::input::ItemAttrs;
-use crate::state::{CartState, QtyWrite};
+use crate::state::{CartState, QtyWrite, Write};
 
 /// First bytes of an encoded cart state.
 pub const STATE_MAGIC: &[u8; 4] = b"CART";
@@ -50,10 +53,13 @@ struct WireState<'a> {
 #[derive(Serialize, Deserialize)]
 struct WireItem<'a> {
     id: &'a str,
-    qty: Vec<(WireDot, WireQty)>,
     #[serde(borrow)]
-    attrs: Vec<(WireDot, WireAttrs<'a>)>,
+    writes: Vec<WireWrite<'a>>,
 }
+
+/// A write: its dot, quantity, attribute version, and attributes, or `None` when they
+/// equal the previous write's (so repeated adds do not repeat the name and price).
+type WireWrite<'a> = (WireDot, WireQty, u64, Option<WireAttrs<'a>>);
 
 #[derive(Serialize, Deserialize)]
 enum WireQty {
@@ -98,24 +104,25 @@ pub fn encode_state(state: &CartState) -> Vec<u8> {
         items: state
             .items
             .iter()
-            .map(|(id, item)| WireItem {
-                id: id.as_str(),
-                qty: item
-                    .qty
-                    .iter()
+            .map(|(id, item)| {
+                let mut previous: Option<&ItemAttrs> = None;
+                let writes = item
+                    .writes()
                     .map(|(d, w)| {
-                        let w = match *w {
+                        let qty = match w.qty {
                             QtyWrite::Add(n) => WireQty::Add(n),
                             QtyWrite::Set(n) => WireQty::Set(n),
                         };
-                        (dot(d), w)
+                        let attrs =
+                            (previous != Some(w.attrs.as_ref())).then(|| wire_attrs(&w.attrs));
+                        previous = Some(&w.attrs);
+                        (dot(d), qty, w.version, attrs)
                     })
-                    .collect(),
-                attrs: item
-                    .attrs
-                    .iter()
-                    .map(|(d, a)| (dot(d), wire_attrs(a)))
-                    .collect(),
+                    .collect();
+                WireItem {
+                    id: id.as_str(),
+                    writes,
+                }
             })
             .collect(),
         replicas: replicas.clone(),
@@ -128,6 +135,22 @@ pub fn encode_state(state: &CartState) -> Vec<u8> {
 /// # Errors
 /// [`DecodeError`] naming the first problem found.
 pub fn decode_state(bytes: &[u8]) -> Result<CartState, DecodeError> {
+    let state = decode_state_body(bytes)?;
+    canonical(bytes, &encode_state(&state))?;
+    Ok(state)
+}
+
+/// The same bytes or an error: every state has exactly one encoding, so over-long
+/// varints and other spellings of the same value are refused.
+fn canonical(input: &[u8], reencoded: &[u8]) -> Result<(), DecodeError> {
+    if input == reencoded {
+        Ok(())
+    } else {
+        Err(DecodeError::NotCanonical)
+    }
+}
+
+fn decode_state_body(bytes: &[u8]) -> Result<CartState, DecodeError> {
     let body = split_header(bytes, STATE_MAGIC, FORMAT_VERSION, "CART")?;
     let wire: WireState<'_> = from_body(body)?;
     let replicas: Vec<ReplicaId> = wire
@@ -173,26 +196,32 @@ pub fn decode_state(bytes: &[u8]) -> Result<CartState, DecodeError> {
         .collect::<Result<_, InvalidState>>()?;
     let mut items = Vec::with_capacity(wire.items.len());
     for item in wire.items {
-        let qty = item
-            .qty
-            .into_iter()
-            .map(|(d, w)| {
-                let w = match w {
-                    WireQty::Add(n) => QtyWrite::Add(n),
-                    WireQty::Set(n) => QtyWrite::Set(n),
-                };
-                Ok((dot(d)?, w))
-            })
-            .collect::<Result<_, InvalidState>>()?;
-        let attrs = item
-            .attrs
-            .into_iter()
-            .map(|(d, a)| Ok((dot(d)?, item_attrs(a)?)))
-            .collect::<Result<_, InvalidState>>()?;
+        let mut writes = Vec::with_capacity(item.writes.len());
+        let mut previous: Option<Arc<ItemAttrs>> = None;
+        for (d, qty, version, attrs) in item.writes {
+            let qty = match qty {
+                WireQty::Add(n) => QtyWrite::Add(n),
+                WireQty::Set(n) => QtyWrite::Set(n),
+            };
+            let attrs = match attrs {
+                Some(a) => Arc::new(item_attrs(a)?),
+                None => previous.clone().ok_or(InvalidState::NotSorted(
+                    "writes (the first must carry attributes)",
+                ))?,
+            };
+            previous = Some(Arc::clone(&attrs));
+            writes.push((
+                dot(d)?,
+                Write {
+                    qty,
+                    version,
+                    attrs,
+                },
+            ));
+        }
         items.push(RawItem {
             id: item.id.to_owned(),
-            qty,
-            attrs,
+            writes,
         });
     }
     Ok(assemble(context, limit, items)?)
@@ -342,5 +371,47 @@ pub fn encode_replica(id: ReplicaId, next_counter: u64, state: &CartState) -> Ve
 pub fn decode_replica(bytes: &[u8]) -> Result<(ReplicaId, u64, CartState), DecodeError> {
     let body = split_header(bytes, REPLICA_MAGIC, FORMAT_VERSION, "CREP")?;
     let (id, next, state): ([u8; 16], u64, &[u8]) = from_body(body)?;
-    Ok((ReplicaId::from_bytes(id), next, decode_state(state)?))
+    let (id, state) = (ReplicaId::from_bytes(id), decode_state(state)?);
+    canonical(bytes, &encode_replica(id, next, &state))?;
+    Ok((id, next, state))
+}
+
+type WirePair<'a> = (&'a [u8], &'a [u8], Option<(&'a str, Vec<&'a str>)>);
+
+/// A sync message: an encoded context, an encoded delta, and for answers the durability.
+pub(crate) fn encode_pair(
+    magic: &[u8; 4],
+    context: &[u8],
+    delta: &[u8],
+    durability: Option<&crate::sync::Durability>,
+) -> Vec<u8> {
+    let durability = durability.map(|d| {
+        (
+            d.accepted_by.as_str(),
+            d.replicated_to
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+    });
+    let wire: WirePair<'_> = (context, delta, durability);
+    with_header(magic, &wire)
+}
+
+pub(crate) fn decode_pair(
+    bytes: &[u8],
+    magic: &'static [u8; 4],
+    name: &'static str,
+) -> Result<(CausalContext, CartState, Option<crate::sync::Durability>), DecodeError> {
+    let body = split_header(bytes, magic, FORMAT_VERSION, name)?;
+    let (context, delta, durability): WirePair<'_> = from_body(body)?;
+    let durability = durability.map(|(by, to)| crate::sync::Durability {
+        accepted_by: by.to_owned(),
+        replicated_to: to.into_iter().map(str::to_owned).collect(),
+    });
+    canonical(
+        bytes,
+        &encode_pair(magic, context, delta, durability.as_ref()),
+    )?;
+    Ok((decode_context(context)?, decode_state(delta)?, durability))
 }

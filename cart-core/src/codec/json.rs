@@ -4,16 +4,17 @@
 //! {"format": "cart-state", "version": 1,
 //!  "context": {"6f1c...": "1-4,7"},
 //!  "item_limit": [],
-//!  "items": {"itm_shirt": {
-//!     "quantity": [{"dot": "3@6f1c...", "add": 2}],
-//!     "attributes": [{"dot": "3@6f1c...", "unit_price": "29.99"}]}}}
+//!  "items": {"itm_shirt": {"writes": [
+//!     {"dot": "3@6f1c...", "add": 2, "version": "1", "attributes": {"unit_price": "29.99"}}]}}}
 //! ```
 //!
 //! A context maps each replica to its counter ranges; a dot is `counter@replica`.
-//! Counters are written inside strings so that JavaScript, whose numbers lose
-//! precision above 2^53, reads them exactly.
+//! Counters and versions are written inside strings so that JavaScript, whose numbers
+//! lose precision above 2^53, reads them exactly. Replica ids must be lowercase,
+//! hyphenated UUIDs, so one replica has one spelling.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +22,7 @@ use super::{DecodeError, InvalidState, RawItem, assemble};
 use crate::context::{CausalContext, ContextError};
 use crate::dot::{Dot, ReplicaId};
 use crate::input::{ItemAttrs, parse_price};
-use crate::state::{CartState, QtyWrite};
+use crate::state::{CartState, QtyWrite, Write};
 
 const FORMAT: &str = "cart-state";
 const VERSION: u8 = 1;
@@ -47,25 +48,25 @@ struct JsonLimit {
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JsonItem {
-    quantity: Vec<JsonQty>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    attributes: Vec<JsonAttrs>,
+    writes: Vec<JsonWrite>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JsonQty {
+struct JsonWrite {
     dot: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     add: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     set: Option<u32>,
+    version: String,
+    #[serde(default, skip_serializing_if = "JsonAttrs::is_empty")]
+    attributes: JsonAttrs,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct JsonAttrs {
-    dot: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     unit_price: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,7 +74,16 @@ struct JsonAttrs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     image_url: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    attributes: BTreeMap<String, String>,
+    extra: BTreeMap<String, String>,
+}
+
+impl JsonAttrs {
+    fn is_empty(&self) -> bool {
+        self.unit_price.is_none()
+            && self.name.is_none()
+            && self.image_url.is_none()
+            && self.extra.is_empty()
+    }
 }
 
 /// Encodes a state in the readable JSON form (compact, deterministic).
@@ -95,39 +105,29 @@ pub fn encode_state(state: &CartState) -> String {
             .items
             .iter()
             .map(|(id, item)| {
-                let quantity = item
-                    .qty
-                    .iter()
+                let writes = item
+                    .writes()
                     .map(|(d, w)| {
-                        let (add, set) = match *w {
+                        let (add, set) = match w.qty {
                             QtyWrite::Add(n) => (Some(n), None),
                             QtyWrite::Set(n) => (None, Some(n)),
                         };
-                        JsonQty {
+                        let attributes = JsonAttrs {
+                            unit_price: w.attrs.unit_price.map(|p| p.to_string()),
+                            name: w.attrs.name.clone(),
+                            image_url: w.attrs.image_url.clone(),
+                            extra: w.attrs.extra.clone(),
+                        };
+                        JsonWrite {
                             dot: d.to_string(),
                             add,
                             set,
+                            version: w.version.to_string(),
+                            attributes,
                         }
                     })
                     .collect();
-                let attributes = item
-                    .attrs
-                    .iter()
-                    .map(|(d, a)| JsonAttrs {
-                        dot: d.to_string(),
-                        unit_price: a.unit_price.map(|p| p.to_string()),
-                        name: a.name.clone(),
-                        image_url: a.image_url.clone(),
-                        attributes: a.extra.clone(),
-                    })
-                    .collect();
-                (
-                    id.to_string(),
-                    JsonItem {
-                        quantity,
-                        attributes,
-                    },
-                )
+                (id.to_string(), JsonItem { writes })
             })
             .collect(),
     };
@@ -160,38 +160,42 @@ pub fn decode_state(text: &str) -> Result<CartState, DecodeError> {
     limit.sort_unstable();
     let mut items = Vec::with_capacity(json.items.len());
     for (id, item) in json.items {
-        let mut qty = Vec::with_capacity(item.quantity.len());
-        for q in &item.quantity {
-            let write = match (q.add, q.set) {
+        let mut writes = Vec::with_capacity(item.writes.len());
+        for w in item.writes {
+            let qty = match (w.add, w.set) {
                 (Some(n), None) => QtyWrite::Add(n),
                 (None, Some(n)) => QtyWrite::Set(n),
                 _ => {
                     return Err(DecodeError::Malformed(format!(
-                        "item {id}: a quantity write needs exactly one of add or set"
+                        "item {id}: a write needs exactly one of add or set"
                     )));
                 }
             };
-            qty.push((parse_dot(&q.dot)?, write));
-        }
-        qty.sort_unstable();
-        let mut attrs = Vec::with_capacity(item.attributes.len());
-        for a in item.attributes {
+            let a = w.attributes;
             let unit_price = a
                 .unit_price
                 .as_deref()
                 .map(parse_price)
                 .transpose()
                 .map_err(InvalidState::from)?;
-            let record = ItemAttrs {
+            let attrs = ItemAttrs {
                 unit_price,
                 name: a.name,
                 image_url: a.image_url,
-                extra: a.attributes,
+                extra: a.extra,
             };
-            attrs.push((parse_dot(&a.dot)?, record));
+            let version = parse_counter(&w.version)?;
+            writes.push((
+                parse_dot(&w.dot)?,
+                Write {
+                    qty,
+                    version,
+                    attrs: Arc::new(attrs),
+                },
+            ));
         }
-        attrs.sort_unstable_by_key(|(dot, _)| *dot);
-        items.push(RawItem { id, qty, attrs });
+        writes.sort_unstable_by_key(|(dot, _)| *dot);
+        items.push(RawItem { id, writes });
     }
     Ok(assemble(context, limit, items)?)
 }
@@ -236,7 +240,7 @@ fn parse_context_map(map: &BTreeMap<String, String>) -> Result<CausalContext, De
     for (replica, text) in map {
         let replica = parse_replica(replica)?;
         let mut ranges = Vec::new();
-        for part in text.split(',').filter(|p| !p.is_empty()) {
+        for part in text.split(',') {
             let (s, e) = part.split_once('-').unwrap_or((part, part));
             ranges.push((parse_counter(s)?, parse_counter(e)?));
         }
@@ -248,13 +252,27 @@ fn parse_context_map(map: &BTreeMap<String, String>) -> Result<CausalContext, De
 }
 
 fn parse_replica(text: &str) -> Result<ReplicaId, DecodeError> {
-    text.parse()
-        .map_err(|e: crate::dot::ReplicaIdError| DecodeError::Malformed(e.to_string()))
+    let id: ReplicaId = text
+        .parse()
+        .map_err(|e: crate::dot::ReplicaIdError| DecodeError::Malformed(e.to_string()))?;
+    if id.to_string() == text {
+        Ok(id)
+    } else {
+        Err(DecodeError::Malformed(format!(
+            "replica id {text:?} must be written as {id}"
+        )))
+    }
 }
 
 fn parse_counter(text: &str) -> Result<u64, DecodeError> {
-    text.parse()
-        .map_err(|_| DecodeError::Malformed(format!("counter {text:?} is not a whole number")))
+    let digits = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    digits.then(|| text.parse().ok()).flatten().ok_or_else(|| {
+        DecodeError::Malformed(format!(
+            "counter {text:?} is not a whole number in canonical form"
+        ))
+    })
 }
 
 fn parse_dot(text: &str) -> Result<Dot, DecodeError> {
@@ -262,4 +280,37 @@ fn parse_dot(text: &str) -> Result<Dot, DecodeError> {
         DecodeError::Malformed(format!("dot {text:?} is not of the form counter@replica"))
     })?;
     Ok(Dot::new(parse_replica(replica)?, parse_counter(counter)?))
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonPair {
+    context: serde_json::Value,
+    delta: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    durability: Option<crate::sync::Durability>,
+}
+
+/// A sync message in JSON: `{"context": {...}, "delta": {...}}` (+ `durability` in answers).
+pub(crate) fn encode_pair(
+    context: &CausalContext,
+    delta: &CartState,
+    durability: Option<&crate::sync::Durability>,
+) -> String {
+    let pair = JsonPair {
+        context: serde_json::from_str(&encode_context(context)).unwrap_or_default(),
+        delta: serde_json::from_str(&encode_state(delta)).unwrap_or_default(),
+        durability: durability.cloned(),
+    };
+    serde_json::to_string(&pair).unwrap_or_default()
+}
+
+pub(crate) fn decode_pair(
+    text: &str,
+) -> Result<(CausalContext, CartState, Option<crate::sync::Durability>), DecodeError> {
+    let pair: JsonPair =
+        serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let context = decode_context(&pair.context.to_string())?;
+    let delta = decode_state(&pair.delta.to_string())?;
+    Ok((context, delta, pair.durability))
 }

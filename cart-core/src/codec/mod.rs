@@ -17,8 +17,8 @@ pub mod json;
 
 use crate::context::{CausalContext, ContextError};
 use crate::dot::Dot;
-use crate::input::{InputError, ItemAttrs, ItemId, MAX_ITEM_LIMIT};
-use crate::state::{CartState, ItemState, QtyWrite};
+use crate::input::{InputError, ItemId, MAX_ITEM_LIMIT};
+use crate::state::{CartState, ItemState, QtyWrite, Write};
 
 /// Why bytes or text could not be decoded into a cart state or context.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +41,9 @@ pub enum DecodeError {
     /// The body is truncated or malformed.
     #[error("malformed body: {0}")]
     Malformed(String),
+    /// The bytes decode, but are not the one canonical encoding of their value.
+    #[error("not the canonical encoding of its value (over-long numbers or a different spelling)")]
+    NotCanonical,
     /// Bytes remain after a complete value.
     #[error("{0} unexpected bytes after the end of the value")]
     TrailingBytes(usize),
@@ -101,8 +104,7 @@ pub enum InvalidState {
 /// One item as a decoder read it, before checking.
 pub(crate) struct RawItem {
     pub(crate) id: String,
-    pub(crate) qty: Vec<(Dot, QtyWrite)>,
-    pub(crate) attrs: Vec<(Dot, ItemAttrs)>,
+    pub(crate) writes: Vec<(Dot, Write)>,
 }
 
 /// Checks decoded parts against every rule of a valid state and builds it.
@@ -135,41 +137,29 @@ pub(crate) fn assemble(
         prev = Some(id.clone());
         check_dots(
             &state.context,
-            raw.qty.iter().map(|(d, _)| d),
-            "quantity dots",
+            raw.writes.iter().map(|(d, _)| d),
+            "write dots",
         )?;
-        check_dots(
-            &state.context,
-            raw.attrs.iter().map(|(d, _)| d),
-            "attribute dots",
-        )?;
-        if raw.qty.is_empty() {
+        if raw.writes.is_empty() {
             return Err(InvalidState::EmptyItem(id.to_string()));
         }
         let mut item = ItemState::default();
-        for (dot, write) in raw.qty {
-            let (QtyWrite::Add(n) | QtyWrite::Set(n)) = write;
+        for (dot, write) in raw.writes {
+            let (QtyWrite::Add(n) | QtyWrite::Set(n)) = write.qty;
             if !(1..=MAX_ITEM_LIMIT).contains(&n) {
                 return Err(InvalidState::Quantity {
                     item: id.to_string(),
                     value: n,
                 });
             }
-            item.qty.insert(dot, write);
-        }
-        for (dot, attrs) in raw.attrs {
-            attrs.check()?;
-            item.attrs.insert(dot, attrs);
+            write.attrs.check()?;
+            item.writes.insert(dot, write);
         }
         state.items.insert(id, item);
     }
     let dots = state.live_dots();
-    if let Some(w) = dots.windows(2).find(|w| matches!(w, [a, b] if a == b)) {
-        return Err(InvalidState::SharedDot(
-            w.first()
-                .copied()
-                .unwrap_or(Dot::new(crate::ReplicaId::from_bytes([0; 16]), 0)),
-        ));
+    if let Some([a, _]) = dots.windows(2).find(|w| matches!(w, [a, b] if a == b)) {
+        return Err(InvalidState::SharedDot(*a));
     }
     Ok(state)
 }

@@ -1,0 +1,157 @@
+//! `sync-server serve | token`: see `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sync_server::store::embedded::EmbeddedStore;
+
+#[derive(Parser)]
+#[command(version, about = "One region of the offline-first cart service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve one region.
+    Serve(Serve),
+    /// Print a bearer token for a user (and device), for tests and the demo.
+    Token(Token),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StoreKind {
+    /// redb in --data-dir: runs anywhere with no set-up.
+    Embedded,
+    /// Apache Cassandra (not built into this binary yet).
+    Cassandra,
+}
+
+#[derive(clap::Args)]
+struct Serve {
+    /// Address to listen on.
+    #[arg(long, env = "CART_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// This region's name, e.g. us-west.
+    #[arg(long, env = "CART_REGION", default_value = "us-west")]
+    region: String,
+    /// Directory of the embedded store.
+    #[arg(long, env = "CART_DATA_DIR", default_value = "data/us-west")]
+    data_dir: PathBuf,
+    /// Which store to use.
+    #[arg(long, env = "CART_STORE", value_enum, default_value = "embedded")]
+    store: StoreKind,
+    /// Base URL of a peer region (repeat for each), for replication without a database.
+    #[arg(long = "peer", env = "CART_PEERS", value_delimiter = ',')]
+    peers: Vec<String>,
+    /// Secret that signs bearer tokens; every region of a deployment shares it.
+    #[arg(long, env = "CART_TOKEN_SECRET")]
+    token_secret: String,
+}
+
+#[derive(clap::Args)]
+struct Token {
+    /// The user the token is for.
+    #[arg(long)]
+    user: String,
+    /// The device's replica id (a UUID), for a device that syncs.
+    #[arg(long)]
+    device: Option<String>,
+    /// Validity in seconds.
+    #[arg(long, default_value_t = 7 * 24 * 3600)]
+    ttl: u64,
+    /// Secret that signs bearer tokens.
+    #[arg(long, env = "CART_TOKEN_SECRET")]
+    token_secret: String,
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .init();
+    let outcome = match Cli::parse().command {
+        Command::Token(args) => token(&args),
+        Command::Serve(args) => serve(args),
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn token(args: &Token) -> Result<(), String> {
+    let device = args
+        .device
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: cart_core::ReplicaIdError| format!("--device: {e}"))?;
+    let auth = sync_server::auth::Auth::new(&args.token_secret)
+        .map_err(|e| format!("--token-secret: {e}"))?;
+    println!(
+        "{}",
+        auth.issue(&args.user, device, args.ttl)
+            .map_err(|e| e.message)?
+    );
+    Ok(())
+}
+
+fn serve(args: Serve) -> Result<(), String> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let store: Arc<dyn sync_server::store::CartStore> = match args.store {
+            StoreKind::Embedded => Arc::new(
+                EmbeddedStore::open(&args.data_dir)
+                    .map_err(|e| format!("--data-dir {}: {e}", args.data_dir.display()))?,
+            ),
+            StoreKind::Cassandra => {
+                return Err("--store cassandra is not available in this build yet".to_owned());
+            }
+        };
+        let state = sync_server::build(&args.region, store, &args.peers, &args.token_secret)
+            .map_err(|e| {
+                format!(
+                    "--{}: {}",
+                    e.field.unwrap_or_default().replace('_', "-"),
+                    e.message
+                )
+            })?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| format!("--listen {}: {e}", args.listen))?;
+        let local = listener.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!(region = %args.region, address = %local, peers = ?args.peers, "serving");
+        println!("region {} listening on http://{local}", args.region);
+        axum::serve(listener, sync_server::app::app(state))
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(|e| e.to_string())
+    })
+}
+
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
