@@ -16,7 +16,15 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if path == "." || path.is_empty() {
+        let data_error = inner.classify() == serde_json::error::Category::Data;
+        let message = inner.to_string();
+        if let Some(missing) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
+            return AppError::invalid(missing, format!("{missing} is required"));
+        }
+        if !data_error || path == "." || path == "?" || path.is_empty() {
             AppError::malformed(format!(
                 "the body is not valid JSON for this request: {inner}"
             ))

@@ -222,14 +222,24 @@ fn version_vector(value: Option<&serde_json::Value>) -> Result<CausalContext, Ap
         .map_err(|e| AppError::invalid("version_vector", e.to_string()))
 }
 
+/// A patch that writes these attributes.
+fn patch_of(attrs: &cart_core::ItemAttrs) -> AttrPatch {
+    AttrPatch {
+        unit_price: attrs.unit_price.map(|p| p.to_string()),
+        name: attrs.name.clone(),
+        image_url: attrs.image_url.clone(),
+        extra: attrs.extra.clone(),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MergeRequest {
     guest_token: String,
 }
 
-/// `POST /api/v1/cart/merge`: at login, the guest cart joins the account cart in one
-/// call (the same join as everywhere), and leaves the guest cart.
+/// `POST /api/v1/cart/merge`: at login, the guest cart's lines are added to the account
+/// cart in one delta (joined like every other), and leave the guest cart.
 pub async fn merge_guest(
     State(app): State<AppState>,
     caller: Caller,
@@ -248,11 +258,27 @@ pub async fn merge_guest(
     }
     let guest_cart = cart_of(&guest.sub);
     let guest_state = app.region.store.load(&guest_cart).await?;
+    // Dots are per cart, so the guest cart's writes cannot be joined as they are: this
+    // region adds each guest line to the account cart, and joins those adds as one delta.
+    let lines: Vec<(String, u32, AttrPatch)> = guest_state
+        .lines()
+        .map(|l| (l.item.to_string(), l.quantity, patch_of(l.attrs)))
+        .collect();
     let state = app
         .region
-        .apply(&caller.cart(), guest_state.clone(), None)
-        .await?
-        .state;
+        .act(&caller.cart(), |replica| {
+            let mut delta = CartState::new();
+            for (item, qty, patch) in &lines {
+                match replica.add(item, i64::from(*qty), patch) {
+                    Ok(d) => delta.join(&d),
+                    // Already at the limit: the account cart shows the limit either way.
+                    Err(cart_core::OpError::Input(cart_core::InputError::AtLimit { .. })) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(delta)
+        })
+        .await?;
     app.region
         .act(&guest_cart, |replica| {
             replica.remove_seen(guest_state.context())
