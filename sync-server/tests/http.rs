@@ -814,3 +814,41 @@ async fn the_event_stream_announces_changes() {
         "{text}"
     );
 }
+
+/// With a peer region unreachable, checkout cannot read the cart across regions: it
+/// answers 503 with Retry-After and makes no order; local writes still work.
+#[tokio::test]
+async fn checkout_with_a_peer_down_is_503_and_local_writes_go_on() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let app = TestApp::with_peers("eu-central", &[format!("http://{closed}")]);
+    let token = app.token(USER);
+    let body = json!({"user_id": USER, "item_id": "itm_a", "quantity": 1});
+    let (status, _) = app
+        .call(Method::POST, "/api/v1/cart/items", Some(&token), Some(body))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a peer that is down never blocks a local write"
+    );
+    let request = axum::http::Request::post("/api/v1/cart/checkout")
+        .header("authorization", format!("Bearer {token}"))
+        .header("idempotency-key", "k1")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(app.router(), request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    let (_, cart) = app
+        .call(Method::GET, "/api/v1/cart", Some(&token), None)
+        .await;
+    assert_eq!(
+        cart["items"][0]["quantity"], 1,
+        "no order was made: the cart is untouched"
+    );
+}

@@ -3,11 +3,14 @@
 //! All writes go through one writer thread that gathers whatever requests are waiting
 //! into one transaction and commits it with an fsync (group commit): each change is
 //! durable before it is acknowledged, and the cost of the fsync is shared by every
-//! request in the group.
+//! request in the group. The writer also keeps the decoded state of every cart it has
+//! written, so hot carts are not decoded on every request; it updates that cache after
+//! each commit and before answering, so a reader never sees less than was acknowledged.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use cart_core::CartState;
@@ -37,11 +40,17 @@ enum Job {
     },
 }
 
+/// Decoded states of the carts the writer has written, newest committed version.
+type Cache = Arc<RwLock<HashMap<String, Arc<CartState>>>>;
+/// The cache starts over when it holds this many carts.
+const CACHE_CARTS: usize = 100_000;
+
 /// The embedded store. Cheap to clone.
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
     jobs: mpsc::Sender<Job>,
+    cache: Cache,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -66,12 +75,13 @@ impl EmbeddedStore {
         txn.open_table(ORDER_KEYS).map_err(backend)?;
         txn.commit().map_err(backend)?;
         let (jobs, rx) = mpsc::channel();
-        let writer_db = Arc::clone(&db);
+        let (writer_db, cache) = (Arc::clone(&db), Cache::default());
+        let writer_cache = Arc::clone(&cache);
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer(&writer_db, &rx))
+            .spawn(move || writer(&writer_db, &writer_cache, &rx))
             .map_err(backend)?;
-        Ok(Self { db, jobs })
+        Ok(Self { db, jobs, cache })
     }
 
     fn send(&self, job: Job) -> Result<(), StoreError> {
@@ -89,7 +99,7 @@ fn decode(cart_id: &str, bytes: &[u8]) -> Result<CartState, StoreError> {
 }
 
 /// The writer thread: gather, apply in one transaction, commit, then answer.
-fn writer(db: &Database, rx: &mpsc::Receiver<Job>) {
+fn writer(db: &Database, cache: &Cache, rx: &mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -99,7 +109,7 @@ fn writer(db: &Database, rx: &mpsc::Receiver<Job>) {
             }
         }
         metrics::histogram!("cart_store_commit_group_size").record(group.len() as f64);
-        let outcome = apply_group(db, &group);
+        let outcome = apply_group(db, cache, &group);
         for (job, answer) in group.into_iter().zip(outcome.into_results()) {
             // A requester that gave up (a dropped receiver) needs no answer.
             let _ = match job {
@@ -150,8 +160,9 @@ impl GroupOutcome {
     }
 }
 
-fn apply_group(db: &Database, group: &[Job]) -> GroupOutcome {
-    let run = || -> Result<Vec<Answer>, StoreError> {
+fn apply_group(db: &Database, cache: &Cache, group: &[Job]) -> GroupOutcome {
+    let mut written: HashMap<String, Arc<CartState>> = HashMap::new();
+    let mut run = || -> Result<Vec<Answer>, StoreError> {
         let txn = db.begin_write().map_err(backend)?;
         let mut answers = Vec::with_capacity(group.len());
         {
@@ -161,7 +172,7 @@ fn apply_group(db: &Database, group: &[Job]) -> GroupOutcome {
             for job in group {
                 let answer = match job {
                     Job::Merge { cart_id, delta, .. } => {
-                        Answer::Merged(merge_into(&mut carts, cart_id, delta))
+                        Answer::Merged(merge_into(&mut carts, cache, &mut written, cart_id, delta))
                     }
                     Job::Checkout {
                         cart_id,
@@ -184,15 +195,17 @@ fn apply_group(db: &Database, group: &[Job]) -> GroupOutcome {
                                     why: "order key without order".into(),
                                 }),
                             },
-                            None => merge_into(&mut carts, cart_id, delta).and_then(|_| {
-                                let bytes = serde_json::to_vec(order.as_ref()).map_err(backend)?;
-                                orders
-                                    .insert(order.order_id.as_str(), bytes.as_slice())
-                                    .map_err(backend)?;
-                                keys.insert(key.as_str(), order.order_id.as_str())
-                                    .map_err(backend)?;
-                                Ok(order.as_ref().clone())
-                            }),
+                            None => merge_into(&mut carts, cache, &mut written, cart_id, delta)
+                                .and_then(|_| {
+                                    let bytes =
+                                        serde_json::to_vec(order.as_ref()).map_err(backend)?;
+                                    orders
+                                        .insert(order.order_id.as_str(), bytes.as_slice())
+                                        .map_err(backend)?;
+                                    keys.insert(key.as_str(), order.order_id.as_str())
+                                        .map_err(backend)?;
+                                    Ok(order.as_ref().clone())
+                                }),
                         };
                         Answer::Order(result)
                     }
@@ -204,36 +217,62 @@ fn apply_group(db: &Database, group: &[Job]) -> GroupOutcome {
         Ok(answers)
     };
     match run() {
-        Ok(answers) => GroupOutcome::Committed(answers),
+        Ok(answers) => {
+            let mut cache = cache.write().unwrap_or_else(PoisonError::into_inner);
+            if cache.len() > CACHE_CARTS {
+                cache.clear();
+            }
+            cache.extend(written);
+            GroupOutcome::Committed(answers)
+        }
         Err(e) => GroupOutcome::Failed(group.len(), e.to_string()),
     }
 }
 
 fn merge_into(
     carts: &mut redb::Table<'_, &str, &[u8]>,
+    cache: &Cache,
+    written: &mut HashMap<String, Arc<CartState>>,
     cart_id: &str,
     delta: &CartState,
 ) -> Result<Merged, StoreError> {
-    let before = carts
-        .get(cart_id)
-        .map_err(backend)?
-        .map(|v| v.value().to_vec());
-    let mut state = match &before {
-        Some(bytes) => decode(cart_id, bytes)?,
-        None => CartState::new(),
+    let cached = written.get(cart_id).cloned().or_else(|| {
+        cache
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(cart_id)
+            .cloned()
+    });
+    let before = match cached {
+        Some(state) => state,
+        None => match carts.get(cart_id).map_err(backend)? {
+            Some(bytes) => Arc::new(decode(cart_id, bytes.value())?),
+            None => Arc::new(CartState::new()),
+        },
     };
+    let mut state = before.as_ref().clone();
     state.join(delta);
-    let after = state.to_bytes();
-    let changed = before.as_deref() != Some(after.as_slice());
+    let changed = state != *before;
     if changed {
-        carts.insert(cart_id, after.as_slice()).map_err(backend)?;
+        carts
+            .insert(cart_id, state.to_bytes().as_slice())
+            .map_err(backend)?;
     }
+    written.insert(cart_id.to_owned(), Arc::new(state.clone()));
     Ok(Merged { state, changed })
 }
 
 #[async_trait]
 impl CartStore for EmbeddedStore {
     async fn load(&self, cart_id: &str) -> Result<CartState, StoreError> {
+        if let Some(state) = self
+            .cache
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(cart_id)
+        {
+            return Ok(state.as_ref().clone());
+        }
         let txn = self.db.begin_read().map_err(backend)?;
         let carts = txn.open_table(CARTS).map_err(backend)?;
         match carts.get(cart_id).map_err(backend)? {

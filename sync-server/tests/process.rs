@@ -1,0 +1,207 @@
+//! The real binary, as an operator runs it: kill -9 during a stream of writes loses
+//! no acknowledged change; a peer stopped and restarted while both regions take writes
+//! ends byte-identical with the other.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cart_core::{CartState, CausalContext, SyncRequest, SyncResponse};
+use common::SECRET;
+use serde_json::json;
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the binary and waits for its "listening on" line.
+fn serve(region: &str, port: u16, data: &Path, peers: &[u16]) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sync-server"));
+    command
+        .args([
+            "serve",
+            "--region",
+            region,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .env("CART_TOKEN_SECRET", SECRET)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for peer in peers {
+        command.args(["--peer", &format!("http://127.0.0.1:{peer}")]);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("listening on"), "{line}");
+    Server {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+fn auth() -> sync_server::auth::Auth {
+    sync_server::auth::Auth::new(SECRET).unwrap()
+}
+
+async fn add(client: &reqwest::Client, url: &str, item: &str) -> Result<(), String> {
+    let token = auth().issue("shopper", None, 600).unwrap();
+    let response = client
+        .post(format!("{url}/api/v1/cart/items"))
+        .bearer_auth(token)
+        .json(&json!({"user_id": "shopper", "item_id": item, "quantity": 1}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if response.status() == 200 {
+        Ok(())
+    } else {
+        Err(response.status().to_string())
+    }
+}
+
+/// A region's whole stored cart, read through the peer sync route.
+async fn whole_cart(client: &reqwest::Client, server: &Server) -> Option<CartState> {
+    let token = auth().issue_region("observer", 600).unwrap();
+    let request = SyncRequest {
+        context: CausalContext::new(),
+        delta: CartState::new(),
+    };
+    let response = client
+        .post(format!(
+            "{}/internal/v1/carts/cart-shopper/sync",
+            server.url
+        ))
+        .bearer_auth(token)
+        .header("content-type", "application/octet-stream")
+        .body(request.to_bytes())
+        .send()
+        .await
+        .ok()?;
+    Some(
+        SyncResponse::from_bytes(&response.bytes().await.ok()?)
+            .ok()?
+            .delta,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_no_acknowledged_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = serve("us-west", port, dir.path(), &[]);
+    let client = reqwest::Client::new();
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (client, acked, url) = (
+                client.clone(),
+                std::sync::Arc::clone(&acknowledged),
+                server.url.clone(),
+            );
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let item = format!("itm_{w}_{i}");
+                    match add(&client, &url, &item).await {
+                        Ok(()) => acked.lock().unwrap().push(item),
+                        Err(_) => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    server.child.kill().unwrap(); // SIGKILL, mid-stream
+    server.child.wait().unwrap();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let acked = acknowledged.lock().unwrap().clone();
+    assert!(
+        acked.len() > 20,
+        "only {} writes were acknowledged",
+        acked.len()
+    );
+    let server = serve("us-west", port, dir.path(), &[]);
+    let cart = whole_cart(&client, &server).await.unwrap();
+    let missing: Vec<&String> = acked.iter().filter(|i| cart.quantity(i) == 0).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged adds lost: {missing:?}",
+        missing.len(),
+        acked.len()
+    );
+    eprintln!(
+        "{} acknowledged adds, all present after kill -9",
+        acked.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_stopped_and_restarted_converges() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (port_a, port_b) = (free_port(), free_port());
+    let a = serve("us-west", port_a, dir_a.path(), &[port_b]);
+    let mut b = serve("eu-central", port_b, dir_b.path(), &[port_a]);
+    let client = reqwest::Client::new();
+    for i in 0..10 {
+        add(&client, &a.url, &format!("itm_a{i}")).await.unwrap();
+        add(&client, &b.url, &format!("itm_b{i}")).await.unwrap();
+    }
+    b.child.kill().unwrap();
+    b.child.wait().unwrap();
+    for i in 10..30 {
+        add(&client, &a.url, &format!("itm_a{i}")).await.unwrap(); // local writes go on
+    }
+    let b = serve("eu-central", port_b, dir_b.path(), &[port_a]);
+    for i in 10..20 {
+        add(&client, &b.url, &format!("itm_b{i}")).await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (x, y) = (whole_cart(&client, &a).await, whole_cart(&client, &b).await);
+        if let (Some(x), Some(y)) = (&x, &y) {
+            if x.to_bytes() == y.to_bytes() && x.len() == 50 {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no convergence: {:?} vs {:?} items",
+            x.map(|s| s.len()),
+            y.map(|s| s.len())
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
