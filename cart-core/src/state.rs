@@ -209,20 +209,25 @@ impl CartState {
 
     /// Joins `other` into `self`: the least state that has seen everything either has.
     /// Commutative, associative and idempotent; works for deltas and whole states alike.
-    pub fn join(&mut self, other: &CartState) {
+    /// Returns true when `self` changed.
+    pub fn join(&mut self, other: &CartState) -> bool {
         if other.context.is_empty() {
-            return;
+            return false;
         }
+        let mut changed = !self.context.includes(&other.context);
         let (ours_ctx, theirs_ctx) = (&self.context, &other.context);
         let mut emptied = Vec::new();
         for (id, ours) in &mut self.items {
             match other.items.get(id) {
                 Some(theirs) => {
-                    join_dot_fun(&mut ours.writes, ours_ctx, &theirs.writes, theirs_ctx)
+                    changed |= join_dot_fun(&mut ours.writes, ours_ctx, &theirs.writes, theirs_ctx);
                 }
                 // The common case for a small delta: nothing of this item was touched.
                 None if !ours.dots().any(|d| theirs_ctx.contains(d)) => continue,
-                None => ours.writes.retain(|d, _| !theirs_ctx.contains(d)),
+                None => {
+                    ours.writes.retain(|d, _| !theirs_ctx.contains(d));
+                    changed = true;
+                }
             }
             if ours.writes.is_empty() {
                 emptied.push(id.clone());
@@ -236,13 +241,14 @@ impl CartState {
                 continue;
             }
             let mut fresh = ItemState::default();
-            join_dot_fun(&mut fresh.writes, ours_ctx, &theirs.writes, theirs_ctx);
+            changed |= join_dot_fun(&mut fresh.writes, ours_ctx, &theirs.writes, theirs_ctx);
             if !fresh.writes.is_empty() {
                 self.items.insert(id.clone(), fresh);
             }
         }
-        join_dot_fun(&mut self.limit, ours_ctx, &other.limit, theirs_ctx);
+        changed |= join_dot_fun(&mut self.limit, ours_ctx, &other.limit, theirs_ctx);
         self.context.union_with(&other.context);
+        changed
     }
 
     /// Every live dot in this state, in order. Used by sync and by validation.
@@ -267,21 +273,27 @@ fn join_dot_fun<V: Clone + Ord>(
     ours_ctx: &CausalContext,
     theirs: &BTreeMap<Dot, V>,
     theirs_ctx: &CausalContext,
-) {
+) -> bool {
+    let before = ours.len();
+    let mut replaced = false;
     ours.retain(|dot, value| match theirs.get(dot) {
         Some(other) => {
             // Equal in every honest state; a forged duplicate must still merge the same
             // way in either order, so the larger value is kept.
             if *other > *value {
                 value.clone_from(other);
+                replaced = true;
             }
             true
         }
         None => !theirs_ctx.contains(dot),
     });
+    let mut changed = replaced || ours.len() != before;
     for (dot, value) in theirs {
-        if !ours_ctx.contains(dot) {
-            ours.entry(*dot).or_insert_with(|| value.clone());
+        if !ours_ctx.contains(dot) && !ours.contains_key(dot) {
+            ours.insert(*dot, value.clone());
+            changed = true;
         }
     }
+    changed
 }

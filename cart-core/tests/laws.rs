@@ -372,6 +372,10 @@ proptest! {
         pool.extend(w.deltas.iter().cloned());
         let [a, b, c] = pick.map(|i| pool[i.index(pool.len())].clone());
         prop_assert_eq!(bytes_of_join(&a, &b), bytes_of_join(&b, &a));
+        // join says whether it changed anything, exactly.
+        let mut x = a.clone();
+        let changed = x.join(&b);
+        prop_assert_eq!(changed, x.to_bytes() != a.to_bytes());
         let mut ab = a.clone();
         ab.join(&b);
         let mut bc = b.clone();

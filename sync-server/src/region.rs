@@ -101,13 +101,13 @@ impl Region {
         &self,
         cart_id: &str,
         op: impl FnOnce(&mut Replica) -> Result<CartState, OpError>,
-    ) -> Result<CartState, AppError> {
+    ) -> Result<Arc<CartState>, AppError> {
         let _guard = self.lock(cart_id).await;
         let state = self.store.load(cart_id).await?;
-        let mut replica = Replica::restore(self.replica, 1, state);
+        let mut replica = Replica::restore(self.replica, 1, Arc::unwrap_or_clone(state));
         let delta = op(&mut replica)?;
         if delta.is_empty() {
-            return Ok(replica.state().clone());
+            return Ok(Arc::new(replica.state().clone()));
         }
         Ok(self.apply(cart_id, delta, None).await?.state)
     }

@@ -165,7 +165,7 @@ pub async fn checkout(
         region: region.name.clone(),
         created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
     };
-    let mut replica = Replica::restore(region.replica, 1, state.clone());
+    let mut replica = Replica::restore(region.replica, 1, state.as_ref().clone());
     let removal = replica.remove_seen(state.context())?;
     let stored = region
         .store

@@ -270,7 +270,9 @@ pub async fn merge_guest(
             let mut delta = CartState::new();
             for (item, qty, patch) in &lines {
                 match replica.add(item, i64::from(*qty), patch) {
-                    Ok(d) => delta.join(&d),
+                    Ok(d) => {
+                        delta.join(&d);
+                    }
                     // Already at the limit: the account cart shows the limit either way.
                     Err(cart_core::OpError::Input(cart_core::InputError::AtLimit { .. })) => {}
                     Err(e) => return Err(e),

@@ -236,48 +236,46 @@ fn merge_into(
     cart_id: &str,
     delta: &CartState,
 ) -> Result<Merged, StoreError> {
-    let cached = written.get(cart_id).cloned().or_else(|| {
+    let cached = written.remove(cart_id).or_else(|| {
         cache
-            .read()
+            .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(cart_id)
-            .cloned()
+            .remove(cart_id)
     });
-    let before = match cached {
+    let mut state = match cached {
         Some(state) => state,
         None => match carts.get(cart_id).map_err(backend)? {
             Some(bytes) => Arc::new(decode(cart_id, bytes.value())?),
             None => Arc::new(CartState::new()),
         },
     };
-    let mut state = before.as_ref().clone();
-    state.join(delta);
-    let changed = state != *before;
+    // Cloned only when a reader still holds this version.
+    let changed = Arc::make_mut(&mut state).join(delta);
     if changed {
         carts
             .insert(cart_id, state.to_bytes().as_slice())
             .map_err(backend)?;
     }
-    written.insert(cart_id.to_owned(), Arc::new(state.clone()));
+    written.insert(cart_id.to_owned(), Arc::clone(&state));
     Ok(Merged { state, changed })
 }
 
 #[async_trait]
 impl CartStore for EmbeddedStore {
-    async fn load(&self, cart_id: &str) -> Result<CartState, StoreError> {
+    async fn load(&self, cart_id: &str) -> Result<Arc<CartState>, StoreError> {
         if let Some(state) = self
             .cache
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(cart_id)
         {
-            return Ok(state.as_ref().clone());
+            return Ok(Arc::clone(state));
         }
         let txn = self.db.begin_read().map_err(backend)?;
         let carts = txn.open_table(CARTS).map_err(backend)?;
         match carts.get(cart_id).map_err(backend)? {
-            Some(bytes) => decode(cart_id, bytes.value()),
-            None => Ok(CartState::new()),
+            Some(bytes) => decode(cart_id, bytes.value()).map(Arc::new),
+            None => Ok(Arc::new(CartState::new())),
         }
     }
 

@@ -6,6 +6,8 @@
 
 pub mod embedded;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use cart_core::CartState;
 use serde::{Deserialize, Serialize};
@@ -33,8 +35,8 @@ pub enum StoreError {
 /// The outcome of joining a delta into a stored cart.
 #[derive(Debug, Clone)]
 pub struct Merged {
-    /// The cart after the join.
-    pub state: CartState,
+    /// The cart after the join (shared: stores keep the same value in their caches).
+    pub state: Arc<CartState>,
     /// False when the delta brought nothing new.
     pub changed: bool,
 }
@@ -84,7 +86,7 @@ pub struct Order {
 #[async_trait]
 pub trait CartStore: Send + Sync + 'static {
     /// The cart's state (empty when it has never been written).
-    async fn load(&self, cart_id: &str) -> Result<CartState, StoreError>;
+    async fn load(&self, cart_id: &str) -> Result<Arc<CartState>, StoreError>;
 
     /// Joins `delta` into the stored cart, durably, and returns the result.
     async fn merge(&self, cart_id: &str, delta: CartState) -> Result<Merged, StoreError>;
