@@ -137,6 +137,8 @@ impl Region {
         let state = if request.delta.is_empty() {
             current
         } else {
+            // Let go of this version first, so the store can update it in place.
+            drop(current);
             self.apply(cart_id, request.delta.clone(), None)
                 .await?
                 .state

@@ -1,5 +1,11 @@
 //! The embedded store: redb, one file, no server.
 //!
+//! A cart is a snapshot (its whole encoded state) plus a short log of the deltas joined
+//! since; joining the log into the snapshot gives the cart, because join is commutative,
+//! associative and idempotent. A write appends its delta (tens of bytes, not the whole
+//! cart); every [`COMPACT_AFTER`] deltas the cart is written whole again and its log is
+//! cleared, so the log stays short and nothing grows without bound.
+//!
 //! All writes go through one writer thread that gathers whatever requests are waiting
 //! into one transaction and commits it with an fsync (group commit): each change is
 //! durable before it is acknowledged, and the cost of the fsync is shared by every
@@ -19,12 +25,30 @@ use tokio::sync::oneshot;
 
 use super::{CartStore, Merged, Order, StoreError};
 
+/// Cart id to its snapshot.
 const CARTS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("carts");
+/// (cart id, sequence number) to a delta joined after the snapshot.
+const DELTAS: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("deltas");
 const ORDERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("orders");
 /// `cart_id \n idempotency key` to order id.
 const ORDER_KEYS: TableDefinition<'_, &str, &str> = TableDefinition::new("order_keys");
 /// The most requests one commit gathers.
 const MAX_GROUP: usize = 512;
+/// A cart's log is folded into a new snapshot once it holds this many deltas.
+pub const COMPACT_AFTER: u64 = 64;
+/// The cache starts over when it holds this many carts.
+const CACHE_CARTS: usize = 100_000;
+
+/// A cart as the writer knows it: the state, and where its log stands.
+#[derive(Clone)]
+struct Cached {
+    state: Arc<CartState>,
+    /// The sequence number the next delta gets; the log holds `next_seq - first_seq` deltas.
+    next_seq: u64,
+    logged: u64,
+}
+
+type Cache = Arc<RwLock<HashMap<String, Cached>>>;
 
 enum Job {
     Merge {
@@ -39,11 +63,6 @@ enum Job {
         reply: oneshot::Sender<Result<Order, StoreError>>,
     },
 }
-
-/// Decoded states of the carts the writer has written, newest committed version.
-type Cache = Arc<RwLock<HashMap<String, Arc<CartState>>>>;
-/// The cache starts over when it holds this many carts.
-const CACHE_CARTS: usize = 100_000;
 
 /// The embedded store. Cheap to clone.
 #[derive(Clone)]
@@ -61,6 +80,40 @@ fn order_key(cart_id: &str, key: &str) -> String {
     format!("{cart_id}\n{key}")
 }
 
+fn decode(cart_id: &str, bytes: &[u8]) -> Result<CartState, StoreError> {
+    CartState::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
+        key: cart_id.to_owned(),
+        why: e.to_string(),
+    })
+}
+
+/// Reads a cart from its snapshot and log.
+fn read_cart(
+    carts: &impl ReadableTable<&'static str, &'static [u8]>,
+    deltas: &impl ReadableTable<(&'static str, u64), &'static [u8]>,
+    cart_id: &str,
+) -> Result<Cached, StoreError> {
+    let mut state = match carts.get(cart_id).map_err(backend)? {
+        Some(bytes) => decode(cart_id, bytes.value())?,
+        None => CartState::new(),
+    };
+    let (mut next_seq, mut logged) = (0_u64, 0_u64);
+    for entry in deltas
+        .range((cart_id, 0)..=(cart_id, u64::MAX))
+        .map_err(backend)?
+    {
+        let (key, bytes) = entry.map_err(backend)?;
+        state.join(&decode(cart_id, bytes.value())?);
+        next_seq = key.value().1.saturating_add(1);
+        logged = logged.saturating_add(1);
+    }
+    Ok(Cached {
+        state: Arc::new(state),
+        next_seq,
+        logged,
+    })
+}
+
 impl EmbeddedStore {
     /// Opens (or creates) the store in `dir`.
     ///
@@ -71,6 +124,7 @@ impl EmbeddedStore {
         let db = Arc::new(Database::create(dir.join("carts.redb")).map_err(backend)?);
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(CARTS).map_err(backend)?;
+        txn.open_table(DELTAS).map_err(backend)?;
         txn.open_table(ORDERS).map_err(backend)?;
         txn.open_table(ORDER_KEYS).map_err(backend)?;
         txn.commit().map_err(backend)?;
@@ -91,14 +145,7 @@ impl EmbeddedStore {
     }
 }
 
-fn decode(cart_id: &str, bytes: &[u8]) -> Result<CartState, StoreError> {
-    CartState::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
-        key: cart_id.to_owned(),
-        why: e.to_string(),
-    })
-}
-
-/// The writer thread: gather, apply in one transaction, commit, then answer.
+/// The writer thread: gather, apply in one transaction, commit, update the cache, answer.
 fn writer(db: &Database, cache: &Cache, rx: &mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
@@ -109,12 +156,12 @@ fn writer(db: &Database, cache: &Cache, rx: &mpsc::Receiver<Job>) {
             }
         }
         metrics::histogram!("cart_store_commit_group_size").record(group.len() as f64);
-        let outcome = apply_group(db, cache, &group);
-        for (job, answer) in group.into_iter().zip(outcome.into_results()) {
+        let answers = apply_group(db, cache, &group);
+        for (job, answer) in group.into_iter().zip(answers) {
             // A requester that gave up (a dropped receiver) needs no answer.
             let _ = match job {
-                Job::Merge { reply, .. } => reply.send(answer.merged()).map(drop).map_err(drop),
-                Job::Checkout { reply, .. } => reply.send(answer.order()).map(drop).map_err(drop),
+                Job::Merge { reply, .. } => reply.send(answer.merged()).map_err(drop),
+                Job::Checkout { reply, .. } => reply.send(answer.order()).map_err(drop),
             };
         }
     }
@@ -123,14 +170,14 @@ fn writer(db: &Database, cache: &Cache, rx: &mpsc::Receiver<Job>) {
 enum Answer {
     Merged(Result<Merged, StoreError>),
     Order(Result<Order, StoreError>),
-    Failed(StoreError),
+    Failed(String),
 }
 
 impl Answer {
     fn merged(self) -> Result<Merged, StoreError> {
         match self {
             Self::Merged(r) => r,
-            Self::Failed(e) => Err(e),
+            Self::Failed(why) => Err(StoreError::Backend(why)),
             Self::Order(_) => Err(StoreError::Backend("mismatched answer".into())),
         }
     }
@@ -138,41 +185,33 @@ impl Answer {
     fn order(self) -> Result<Order, StoreError> {
         match self {
             Self::Order(r) => r,
-            Self::Failed(e) => Err(e),
+            Self::Failed(why) => Err(StoreError::Backend(why)),
             Self::Merged(_) => Err(StoreError::Backend("mismatched answer".into())),
         }
     }
 }
 
-enum GroupOutcome {
-    Committed(Vec<Answer>),
-    Failed(usize, String),
+struct Tables<'t> {
+    carts: redb::Table<'t, &'static str, &'static [u8]>,
+    deltas: redb::Table<'t, (&'static str, u64), &'static [u8]>,
 }
 
-impl GroupOutcome {
-    fn into_results(self) -> Vec<Answer> {
-        match self {
-            Self::Committed(answers) => answers,
-            Self::Failed(n, why) => (0..n)
-                .map(|_| Answer::Failed(StoreError::Backend(why.clone())))
-                .collect(),
-        }
-    }
-}
-
-fn apply_group(db: &Database, cache: &Cache, group: &[Job]) -> GroupOutcome {
-    let mut written: HashMap<String, Arc<CartState>> = HashMap::new();
+fn apply_group(db: &Database, cache: &Cache, group: &[Job]) -> Vec<Answer> {
+    let mut written: HashMap<String, Cached> = HashMap::new();
     let mut run = || -> Result<Vec<Answer>, StoreError> {
         let txn = db.begin_write().map_err(backend)?;
         let mut answers = Vec::with_capacity(group.len());
         {
-            let mut carts = txn.open_table(CARTS).map_err(backend)?;
+            let mut tables = Tables {
+                carts: txn.open_table(CARTS).map_err(backend)?,
+                deltas: txn.open_table(DELTAS).map_err(backend)?,
+            };
             let mut orders = txn.open_table(ORDERS).map_err(backend)?;
             let mut keys = txn.open_table(ORDER_KEYS).map_err(backend)?;
             for job in group {
                 let answer = match job {
                     Job::Merge { cart_id, delta, .. } => {
-                        Answer::Merged(merge_into(&mut carts, cache, &mut written, cart_id, delta))
+                        Answer::Merged(merge_into(&mut tables, cache, &mut written, cart_id, delta))
                     }
                     Job::Checkout {
                         cart_id,
@@ -195,7 +234,7 @@ fn apply_group(db: &Database, cache: &Cache, group: &[Job]) -> GroupOutcome {
                                     why: "order key without order".into(),
                                 }),
                             },
-                            None => merge_into(&mut carts, cache, &mut written, cart_id, delta)
+                            None => merge_into(&mut tables, cache, &mut written, cart_id, delta)
                                 .and_then(|_| {
                                     let bytes =
                                         serde_json::to_vec(order.as_ref()).map_err(backend)?;
@@ -223,16 +262,20 @@ fn apply_group(db: &Database, cache: &Cache, group: &[Job]) -> GroupOutcome {
                 cache.clear();
             }
             cache.extend(written);
-            GroupOutcome::Committed(answers)
+            answers
         }
-        Err(e) => GroupOutcome::Failed(group.len(), e.to_string()),
+        // Nothing was committed: the cache keeps the committed versions it had.
+        Err(e) => group
+            .iter()
+            .map(|_| Answer::Failed(e.to_string()))
+            .collect(),
     }
 }
 
 fn merge_into(
-    carts: &mut redb::Table<'_, &str, &[u8]>,
+    tables: &mut Tables<'_>,
     cache: &Cache,
-    written: &mut HashMap<String, Arc<CartState>>,
+    written: &mut HashMap<String, Cached>,
     cart_id: &str,
     delta: &CartState,
 ) -> Result<Merged, StoreError> {
@@ -242,41 +285,59 @@ fn merge_into(
             .unwrap_or_else(PoisonError::into_inner)
             .remove(cart_id)
     });
-    let mut state = match cached {
-        Some(state) => state,
-        None => match carts.get(cart_id).map_err(backend)? {
-            Some(bytes) => Arc::new(decode(cart_id, bytes.value())?),
-            None => Arc::new(CartState::new()),
-        },
+    let mut cart = match cached {
+        Some(cart) => cart,
+        None => read_cart(&tables.carts, &tables.deltas, cart_id)?,
     };
     // Cloned only when a reader still holds this version.
-    let changed = Arc::make_mut(&mut state).join(delta);
+    let changed = Arc::make_mut(&mut cart.state).join(delta);
     if changed {
-        carts
-            .insert(cart_id, state.to_bytes().as_slice())
-            .map_err(backend)?;
+        if cart.logged.saturating_add(1) >= COMPACT_AFTER || cart.next_seq == 0 {
+            // A new snapshot, and an empty log.
+            tables
+                .carts
+                .insert(cart_id, cart.state.to_bytes().as_slice())
+                .map_err(backend)?;
+            let old: Vec<u64> = tables
+                .deltas
+                .range((cart_id, 0)..=(cart_id, u64::MAX))
+                .map_err(backend)?
+                .map(|e| e.map(|(k, _)| k.value().1).map_err(backend))
+                .collect::<Result<_, _>>()?;
+            for seq in old {
+                tables.deltas.remove((cart_id, seq)).map_err(backend)?;
+            }
+            cart.logged = 0;
+            cart.next_seq = cart.next_seq.max(1);
+        } else {
+            tables
+                .deltas
+                .insert((cart_id, cart.next_seq), delta.to_bytes().as_slice())
+                .map_err(backend)?;
+            cart.next_seq = cart.next_seq.saturating_add(1);
+            cart.logged = cart.logged.saturating_add(1);
+        }
     }
-    written.insert(cart_id.to_owned(), Arc::clone(&state));
+    let state = Arc::clone(&cart.state);
+    written.insert(cart_id.to_owned(), cart);
     Ok(Merged { state, changed })
 }
 
 #[async_trait]
 impl CartStore for EmbeddedStore {
     async fn load(&self, cart_id: &str) -> Result<Arc<CartState>, StoreError> {
-        if let Some(state) = self
+        if let Some(cart) = self
             .cache
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(cart_id)
         {
-            return Ok(Arc::clone(state));
+            return Ok(Arc::clone(&cart.state));
         }
         let txn = self.db.begin_read().map_err(backend)?;
         let carts = txn.open_table(CARTS).map_err(backend)?;
-        match carts.get(cart_id).map_err(backend)? {
-            Some(bytes) => decode(cart_id, bytes.value()).map(Arc::new),
-            None => Ok(Arc::new(CartState::new())),
-        }
+        let deltas = txn.open_table(DELTAS).map_err(backend)?;
+        Ok(read_cart(&carts, &deltas, cart_id)?.state)
     }
 
     async fn merge(&self, cart_id: &str, delta: CartState) -> Result<Merged, StoreError> {
@@ -303,18 +364,17 @@ impl CartStore for EmbeddedStore {
     }
 
     async fn order_for_key(&self, cart_id: &str, key: &str) -> Result<Option<Order>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let keys = txn.open_table(ORDER_KEYS).map_err(backend)?;
-        let Some(id) = keys
-            .get(order_key(cart_id, key).as_str())
-            .map_err(backend)?
-            .map(|v| v.value().to_owned())
-        else {
-            return Ok(None);
+        let id = {
+            let txn = self.db.begin_read().map_err(backend)?;
+            let keys = txn.open_table(ORDER_KEYS).map_err(backend)?;
+            keys.get(order_key(cart_id, key).as_str())
+                .map_err(backend)?
+                .map(|v| v.value().to_owned())
         };
-        drop(keys);
-        drop(txn);
-        self.order(&id).await
+        match id {
+            Some(id) => self.order(&id).await,
+            None => Ok(None),
+        }
     }
 
     async fn order(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
