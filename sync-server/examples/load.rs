@@ -162,7 +162,7 @@ async fn main() {
         .unwrap_or_default();
 
     println!(
-        "{connections} connections, {seconds} s each, loopback, generator in the same process"
+        "{connections} connections, {seconds} s each, {items}-item carts, loopback, generator in the same process"
     );
     let c = client.clone();
     let mut base = closed_loop(seconds, connections, |_| {
