@@ -134,17 +134,15 @@ impl Region {
                 )));
             }
         }
+        let mut seen = request.context;
+        seen.union_with(request.delta.context());
         let state = if request.delta.is_empty() {
             current
         } else {
             // Let go of this version first, so the store can update it in place.
             drop(current);
-            self.apply(cart_id, request.delta.clone(), None)
-                .await?
-                .state
+            self.apply(cart_id, request.delta, None).await?.state
         };
-        let mut seen = request.context.clone();
-        seen.union_with(request.delta.context());
         let own = only(&seen, device);
         Ok(SyncResponse {
             delta: state.delta_since(&seen),
