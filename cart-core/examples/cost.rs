@@ -25,12 +25,9 @@ fn main() {
     let mut phone = Replica::new();
     let mut laptop = Replica::new();
     for i in 0..ITEMS {
-        let patch = AttrPatch::new()
-            .unit_price(format!("{}.99", i % 50))
-            .name(format!("Catalogue item number {i}"));
-        let delta = phone
-            .add(&format!("itm_{i:05}"), 1, &patch)
-            .unwrap_or_default();
+        let patch =
+            AttrPatch::new().unit_price(format!("{}.99", i % 50)).name(format!("Catalogue item number {i}"));
+        let delta = phone.add(&format!("itm_{i:05}"), 1, &patch).unwrap_or_default();
         laptop.join(&delta);
     }
     let bytes = phone.state().to_bytes();
@@ -51,29 +48,15 @@ fn main() {
         bare as f64 / ITEMS as f64
     );
 
-    per_op(
-        "add 1 of an item in the cart, then set it to 1",
-        ROUNDS,
-        |i| {
-            let item = format!("itm_{:05}", i as usize % ITEMS);
-            black_box(phone.add(&item, 1, &AttrPatch::new()).ok());
-            black_box(phone.set(&item, 1, &AttrPatch::new()).ok());
-        },
-    );
-    per_op("set the quantity of an item", ROUNDS, |i| {
-        black_box(
-            phone
-                .set(
-                    &format!("itm_{:05}", i as usize % ITEMS),
-                    2,
-                    &AttrPatch::new(),
-                )
-                .ok(),
-        );
+    per_op("add 1 of an item in the cart, then set it to 1", ROUNDS, |i| {
+        let item = format!("itm_{:05}", i as usize % ITEMS);
+        black_box(phone.add(&item, 1, &AttrPatch::new()).ok());
+        black_box(phone.set(&item, 1, &AttrPatch::new()).ok());
     });
-    let delta = phone
-        .add("itm_00007", 1, &AttrPatch::new())
-        .unwrap_or_default();
+    per_op("set the quantity of an item", ROUNDS, |i| {
+        black_box(phone.set(&format!("itm_{:05}", i as usize % ITEMS), 2, &AttrPatch::new()).ok());
+    });
+    let delta = phone.add("itm_00007", 1, &AttrPatch::new()).unwrap_or_default();
     let wire = delta.to_bytes();
     println!("one add's delta on the wire: {} bytes", wire.len());
     per_op("decode and join one add's delta", ROUNDS, |_| {
@@ -86,13 +69,9 @@ fn main() {
         black_box(phone.delta_since(&in_sync));
     });
     let _ = phone.add("itm_00042", 1, &AttrPatch::new());
-    per_op(
-        "delta_since for a peer that lacks one change",
-        ROUNDS,
-        |_| {
-            black_box(phone.delta_since(&in_sync));
-        },
-    );
+    per_op("delta_since for a peer that lacks one change", ROUNDS, |_| {
+        black_box(phone.delta_since(&in_sync));
+    });
     per_op("encode the whole cart", 2_000, |_| {
         black_box(phone.state().to_bytes());
     });

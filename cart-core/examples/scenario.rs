@@ -27,9 +27,5 @@ fn main() -> ExitCode {
             }
         }
     }
-    if all_pass {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    if all_pass { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

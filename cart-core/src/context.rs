@@ -65,18 +65,13 @@ impl CausalContext {
     /// True when `dot` has been seen.
     #[must_use]
     pub fn contains(&self, dot: &Dot) -> bool {
-        self.ranges
-            .get(&dot.replica)
-            .is_some_and(|r| ranges_contain(r, dot.counter))
+        self.ranges.get(&dot.replica).is_some_and(|r| ranges_contain(r, dot.counter))
     }
 
     /// The highest counter of `replica` seen so far, 0 if none.
     #[must_use]
     pub fn max_counter(&self, replica: &ReplicaId) -> u64 {
-        self.ranges
-            .get(replica)
-            .and_then(|r| r.last())
-            .map_or(0, |&(_, end)| end)
+        self.ranges.get(replica).and_then(|r| r.last()).map_or(0, |&(_, end)| end)
     }
 
     /// The version vector: for each replica, the `n` such that counters `1..=n` have all
@@ -101,11 +96,7 @@ impl CausalContext {
         let mut ctx = Self::new();
         for (replica, n) in entries {
             if n > Dot::MAX_COUNTER {
-                return Err(ContextError::RangeOutOfBounds {
-                    replica,
-                    start: 1,
-                    end: n,
-                });
+                return Err(ContextError::RangeOutOfBounds { replica, start: 1, end: n });
             }
             if n > 0 {
                 ctx.insert_range(replica, (1, n));
@@ -128,22 +119,14 @@ impl CausalContext {
     ///
     /// # Errors
     /// When the ranges are empty, out of bounds or not canonical.
-    pub fn set_ranges(
-        &mut self,
-        replica: ReplicaId,
-        ranges: Vec<CounterRange>,
-    ) -> Result<(), ContextError> {
+    pub fn set_ranges(&mut self, replica: ReplicaId, ranges: Vec<CounterRange>) -> Result<(), ContextError> {
         if ranges.is_empty() {
             return Err(ContextError::Empty { replica });
         }
         let mut prev_end: Option<u64> = None;
         for &(start, end) in &ranges {
             if start == 0 || end < start || end > Dot::MAX_COUNTER {
-                return Err(ContextError::RangeOutOfBounds {
-                    replica,
-                    start,
-                    end,
-                });
+                return Err(ContextError::RangeOutOfBounds { replica, start, end });
             }
             if prev_end.is_some_and(|p| start <= p.saturating_add(1)) {
                 return Err(ContextError::NotCanonical { replica });
@@ -199,10 +182,7 @@ impl CausalContext {
         let mut i = 0;
         while let Some(first) = dots.get(i) {
             let run = dots.get(i..).unwrap_or_default();
-            let n = run
-                .iter()
-                .take_while(|d| d.replica == first.replica)
-                .count();
+            let n = run.iter().take_while(|d| d.replica == first.replica).count();
             let holes = run.get(..n).unwrap_or_default();
             i = i.saturating_add(n.max(1));
             let Some(list) = out.ranges.get_mut(&first.replica) else {
@@ -292,10 +272,7 @@ mod tests {
         for n in [7, 1, 2, 5, 3] {
             c.insert(Dot::new(rid(1), n));
         }
-        assert_eq!(
-            c.iter().next().map(|(_, r)| r.to_vec()),
-            Some(vec![(1, 3), (5, 5), (7, 7)])
-        );
+        assert_eq!(c.iter().next().map(|(_, r)| r.to_vec()), Some(vec![(1, 3), (5, 5), (7, 7)]));
         c.insert(Dot::new(rid(1), 4));
         c.insert(Dot::new(rid(1), 6));
         assert_eq!(c.iter().next().map(|(_, r)| r.to_vec()), Some(vec![(1, 7)]));

@@ -157,27 +157,19 @@ impl AsRef<str> for ItemId {
 /// # Errors
 /// [`InputError::Price`] naming what is wrong.
 pub fn parse_price(text: &str) -> Result<Decimal, InputError> {
-    let fail = |reason| InputError::Price {
-        value: text.chars().take(64).collect(),
-        reason,
-    };
+    let fail = |reason| InputError::Price { value: text.chars().take(64).collect(), reason };
     if text.starts_with('-') && text.len() > 1 {
         return Err(fail("must not be negative"));
     }
-    let (whole, fraction) = text
-        .split_once('.')
-        .map_or((text, None), |(w, f)| (w, Some(f)));
+    let (whole, fraction) = text.split_once('.').map_or((text, None), |(w, f)| (w, Some(f)));
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(whole) || fraction.is_some_and(|f| !digits(f)) {
-        return Err(fail(
-            "is not an exact decimal number (digits, optionally a point and more digits)",
-        ));
+        return Err(fail("is not an exact decimal number (digits, optionally a point and more digits)"));
     }
     if whole.len() > 1 && whole.starts_with('0') {
         return Err(fail("must not have leading zeros"));
     }
-    let value =
-        Decimal::from_str_exact(text).map_err(|_| fail("is not an exact decimal number"))?;
+    let value = Decimal::from_str_exact(text).map_err(|_| fail("is not an exact decimal number"))?;
     check_price(value).map_err(fail)
 }
 
@@ -212,11 +204,7 @@ pub(crate) fn check_set_qty(qty: i64, limit: u32) -> Result<u32, InputError> {
 fn check_qty(qty: i64, min: u32, max: u32) -> Result<u32, InputError> {
     match u32::try_from(qty) {
         Ok(q) if (min..=max).contains(&q) => Ok(q),
-        _ => Err(InputError::Quantity {
-            value: qty,
-            min,
-            max,
-        }),
+        _ => Err(InputError::Quantity { value: qty, min, max }),
     }
 }
 
@@ -248,10 +236,7 @@ impl ItemAttrs {
     /// True when no attribute is set.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.unit_price.is_none()
-            && self.name.is_none()
-            && self.image_url.is_none()
-            && self.extra.is_empty()
+        self.unit_price.is_none() && self.name.is_none() && self.image_url.is_none() && self.extra.is_empty()
     }
 
     /// Checks every field, as decoders must for records that arrive from elsewhere.
@@ -275,10 +260,7 @@ impl ItemAttrs {
             });
         }
         for (key, value) in &self.extra {
-            if key.is_empty()
-                || key.len() > MAX_ATTRIBUTE_KEY_BYTES
-                || key.chars().any(char::is_control)
-            {
+            if key.is_empty() || key.len() > MAX_ATTRIBUTE_KEY_BYTES || key.chars().any(char::is_control) {
                 return Err(InputError::Attribute {
                     field: "attributes".into(),
                     reason: format!(
@@ -287,11 +269,7 @@ impl ItemAttrs {
                     ),
                 });
             }
-            check_text(
-                &format!("attributes.{key}"),
-                Some(value),
-                MAX_ATTRIBUTE_VALUE_BYTES,
-            )?;
+            check_text(&format!("attributes.{key}"), Some(value), MAX_ATTRIBUTE_VALUE_BYTES)?;
         }
         Ok(())
     }
@@ -306,10 +284,7 @@ fn check_text(field: &str, text: Option<&str>, max: usize) -> Result<(), InputEr
     } else {
         return Ok(());
     };
-    Err(InputError::Attribute {
-        field: field.to_owned(),
-        reason,
-    })
+    Err(InputError::Attribute { field: field.to_owned(), reason })
 }
 
 /// Attributes to write with an `add` or `set`; fields left `None` keep their current value.
@@ -363,10 +338,7 @@ impl AttrPatch {
     /// True when the patch changes nothing.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.unit_price.is_none()
-            && self.name.is_none()
-            && self.image_url.is_none()
-            && self.extra.is_empty()
+        self.unit_price.is_none() && self.name.is_none() && self.image_url.is_none() && self.extra.is_empty()
     }
 
     /// The record that results from laying this patch over `base`, checked.
@@ -406,24 +378,10 @@ mod tests {
         for ok in ["0", "0.5", "29.99", "8.50", "9999999999.999999"] {
             assert!(parse_price(ok).is_ok(), "{ok}");
         }
-        assert_eq!(
-            parse_price("8.50").map(|p| p.to_string()),
-            Ok("8.5".to_owned())
-        );
-        for bad in [
-            "",
-            "-1",
-            "+5",
-            ".5",
-            "5.",
-            "1_000",
-            "00012",
-            "1e5",
-            "abc",
-            " 1",
-            "10000000000",
-            "0.0000001",
-        ] {
+        assert_eq!(parse_price("8.50").map(|p| p.to_string()), Ok("8.5".to_owned()));
+        for bad in
+            ["", "-1", "+5", ".5", "5.", "1_000", "00012", "1e5", "abc", " 1", "10000000000", "0.0000001"]
+        {
             let err = parse_price(bad).unwrap_err();
             assert_eq!(err.field(), "unit_price", "{bad}");
         }
@@ -433,13 +391,9 @@ mod tests {
     fn item_ids_follow_the_spec() {
         assert!(ItemId::new("x".repeat(128)).is_ok());
         assert!(ItemId::new("é".repeat(64)).is_ok());
-        for bad in [
-            String::new(),
-            "x".repeat(129),
-            "é".repeat(65),
-            "a\u{7}b".to_owned(),
-            "tab\there".to_owned(),
-        ] {
+        for bad in
+            [String::new(), "x".repeat(129), "é".repeat(65), "a\u{7}b".to_owned(), "tab\there".to_owned()]
+        {
             assert_eq!(ItemId::new(bad).unwrap_err().field(), "item");
         }
     }

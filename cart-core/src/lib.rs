@@ -64,8 +64,8 @@ pub use context::{CausalContext, ContextError, CounterRange};
 pub use dot::{Dot, ReplicaId, ReplicaIdError};
 pub use input::{
     AttrPatch, DEFAULT_ITEM_LIMIT, InputError, ItemAttrs, ItemId, MAX_ATTRIBUTE_KEY_BYTES,
-    MAX_ATTRIBUTE_VALUE_BYTES, MAX_EXTRA_ATTRIBUTES, MAX_IMAGE_URL_BYTES, MAX_ITEM_ID_BYTES,
-    MAX_ITEM_LIMIT, MAX_NAME_BYTES, MAX_PRICE_INTEGER_DIGITS, MAX_PRICE_SCALE, parse_price,
+    MAX_ATTRIBUTE_VALUE_BYTES, MAX_EXTRA_ATTRIBUTES, MAX_IMAGE_URL_BYTES, MAX_ITEM_ID_BYTES, MAX_ITEM_LIMIT,
+    MAX_NAME_BYTES, MAX_PRICE_INTEGER_DIGITS, MAX_PRICE_SCALE, parse_price,
 };
 pub use replica::{OpError, Replica};
 pub use state::{CartState, ItemState, LineView, QtyWrite};

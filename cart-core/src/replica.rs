@@ -54,22 +54,14 @@ impl Replica {
     /// used before; prefer [`Replica::new`].
     #[must_use]
     pub fn with_id(id: ReplicaId) -> Self {
-        Self {
-            id,
-            next_counter: 1,
-            state: CartState::new(),
-        }
+        Self { id, next_counter: 1, state: CartState::new() }
     }
 
     /// A replica brought back from storage. The next counter is raised, if needed,
     /// above every dot of this id that the state holds, so no dot is minted twice.
     #[must_use]
     pub fn restore(id: ReplicaId, next_counter: u64, state: CartState) -> Self {
-        let mut replica = Self {
-            id,
-            next_counter,
-            state,
-        };
+        let mut replica = Self { id, next_counter, state };
         replica.raise_counter();
         replica
     }
@@ -123,12 +115,7 @@ impl Replica {
         let id = ItemId::new(item)?;
         let limit = self.state.item_limit();
         let qty = check_add_qty(qty, limit)?;
-        if self
-            .state
-            .items
-            .get(&id)
-            .is_some_and(|i| i.raw_quantity() >= u64::from(limit))
-        {
+        if self.state.items.get(&id).is_some_and(|i| i.raw_quantity() >= u64::from(limit)) {
             return Err(InputError::AtLimit { limit }.into());
         }
         self.write(id, QtyWrite::Add(qty), patch, Vec::new())
@@ -143,12 +130,8 @@ impl Replica {
     pub fn set(&mut self, item: &str, qty: i64, patch: &AttrPatch) -> Result<CartState, OpError> {
         let id = ItemId::new(item)?;
         let qty = check_set_qty(qty, self.state.item_limit())?;
-        let seen: Vec<Dot> = self
-            .state
-            .items
-            .get(&id)
-            .map(|i| i.dots().copied().collect())
-            .unwrap_or_default();
+        let seen: Vec<Dot> =
+            self.state.items.get(&id).map(|i| i.dots().copied().collect()).unwrap_or_default();
         if qty == 0 {
             // Check the patch all the same: refused input changes nothing, whatever the qty.
             patch.apply_to(&ItemAttrs::default())?;
@@ -167,23 +150,14 @@ impl Replica {
         overwritten: Vec<Dot>,
     ) -> Result<CartState, OpError> {
         let current = self.state.items.get(&id);
-        let (base, base_version) = current.and_then(ItemState::latest).map_or_else(
-            || (Arc::default(), 0),
-            |(_, w)| (Arc::clone(&w.attrs), w.version),
-        );
-        let attrs = if patch.is_empty() {
-            Arc::clone(&base)
-        } else {
-            Arc::new(patch.apply_to(&base)?)
-        };
+        let (base, base_version) = current
+            .and_then(ItemState::latest)
+            .map_or_else(|| (Arc::default(), 0), |(_, w)| (Arc::clone(&w.attrs), w.version));
+        let attrs = if patch.is_empty() { Arc::clone(&base) } else { Arc::new(patch.apply_to(&base)?) };
         let version = if attrs == base {
             base_version
         } else {
-            let seen = current
-                .into_iter()
-                .flat_map(|i| i.writes.values())
-                .map(|w| w.version)
-                .max();
+            let seen = current.into_iter().flat_map(|i| i.writes.values()).map(|w| w.version).max();
             seen.unwrap_or(0).saturating_add(1)
         };
         let dot = self.mint()?;
@@ -193,14 +167,7 @@ impl Replica {
         }
         delta.context.insert(dot);
         let mut written = ItemState::default();
-        written.writes.insert(
-            dot,
-            Write {
-                qty,
-                version,
-                attrs,
-            },
-        );
+        written.writes.insert(dot, Write { qty, version, attrs });
         delta.items.insert(id, written);
         Ok(self.apply_own(delta))
     }
@@ -212,12 +179,7 @@ impl Replica {
     /// When `item` is not a valid id.
     pub fn remove(&mut self, item: &str) -> Result<CartState, OpError> {
         let id = ItemId::new(item)?;
-        let dots = self
-            .state
-            .items
-            .get(&id)
-            .map(|i| i.dots().copied().collect())
-            .unwrap_or_default();
+        let dots = self.state.items.get(&id).map(|i| i.dots().copied().collect()).unwrap_or_default();
         self.remove_dots(dots)
     }
 
@@ -227,13 +189,7 @@ impl Replica {
     /// # Errors
     /// Only [`OpError::CountersExhausted`].
     pub fn clear(&mut self) -> Result<CartState, OpError> {
-        let dots = self
-            .state
-            .items
-            .values()
-            .flat_map(ItemState::dots)
-            .copied()
-            .collect();
+        let dots = self.state.items.values().flat_map(ItemState::dots).copied().collect();
         self.remove_dots(dots)
     }
 
@@ -259,11 +215,7 @@ impl Replica {
     ///
     /// # Errors
     /// When `item` is not a valid id, or [`OpError::CountersExhausted`].
-    pub fn remove_item_seen(
-        &mut self,
-        item: &str,
-        seen: &CausalContext,
-    ) -> Result<CartState, OpError> {
+    pub fn remove_item_seen(&mut self, item: &str, seen: &CausalContext) -> Result<CartState, OpError> {
         let id = ItemId::new(item)?;
         let dots = self
             .state

@@ -120,9 +120,7 @@ pub fn run(file: &str, json: &str) -> Report {
         match serde_json::from_value::<Step>(step.clone()) {
             Ok(step) => steps.push(step),
             Err(_) => {
-                let why = format!(
-                    "{file}: step {index} is not one of the step forms of the spec: {step}"
-                );
+                let why = format!("{file}: step {index} is not one of the step forms of the spec: {step}");
                 return Report::unreadable(file, &why);
             }
         }
@@ -149,18 +147,10 @@ impl Runner {
             .enumerate()
             .map(|(i, name)| {
                 let byte = u8::try_from(i).unwrap_or(u8::MAX).saturating_add(1);
-                (
-                    name.clone(),
-                    Replica::with_id(ReplicaId::from_bytes([byte; 16])),
-                )
+                (name.clone(), Replica::with_id(ReplicaId::from_bytes([byte; 16])))
             })
             .collect();
-        Self {
-            replicas,
-            deltas: BTreeMap::new(),
-            errors: Vec::new(),
-            failures: Vec::new(),
-        }
+        Self { replicas, deltas: BTreeMap::new(), errors: Vec::new(), failures: Vec::new() }
     }
 
     fn run(mut self, scenario: &Scenario, steps: &[Step]) -> Report {
@@ -174,19 +164,12 @@ impl Runner {
             .replicas
             .iter()
             .map(|(name, r)| {
-                let cart = r
-                    .state()
-                    .lines()
-                    .map(|l| (l.item.to_string(), l.quantity))
-                    .collect();
+                let cart = r.state().lines().map(|l| (l.item.to_string(), l.quantity)).collect();
                 (name.clone(), cart)
             })
             .collect();
-        let encoded_bytes = self
-            .replicas
-            .iter()
-            .map(|(n, r)| (n.clone(), r.state().to_bytes().len()))
-            .collect();
+        let encoded_bytes =
+            self.replicas.iter().map(|(n, r)| (n.clone(), r.state().to_bytes().len())).collect();
         Report {
             name: scenario.name.clone(),
             pass: self.failures.is_empty(),
@@ -198,21 +181,12 @@ impl Runner {
     }
 
     fn replica(&mut self, name: &str) -> Result<&mut Replica, String> {
-        self.replicas
-            .get_mut(name)
-            .ok_or_else(|| format!("unknown replica {name:?}"))
+        self.replicas.get_mut(name).ok_or_else(|| format!("unknown replica {name:?}"))
     }
 
     fn step(&mut self, index: usize, step: &Step) -> Result<(), String> {
         match step {
-            Step::Op {
-                at,
-                op,
-                item,
-                qty,
-                unit_price,
-                name,
-            } => {
+            Step::Op { at, op, item, qty, unit_price, name } => {
                 let mut patch = AttrPatch::new();
                 patch.unit_price.clone_from(unit_price);
                 patch.name.clone_from(name);
@@ -225,9 +199,7 @@ impl Runner {
                     ("clear", None, None) => replica.clear(),
                     ("set_item_limit", None, Some(q)) => replica.set_item_limit(q),
                     _ => {
-                        return Err(format!(
-                            "operation {op:?} with these fields is not a known step form"
-                        ));
+                        return Err(format!("operation {op:?} with these fields is not a known step form"));
                     }
                 };
                 match outcome {
@@ -282,49 +254,36 @@ impl Runner {
     fn check(&mut self, scenario: &Scenario) {
         for (name, expected) in &scenario.expect {
             let Some(replica) = self.replicas.get(name) else {
-                self.failures
-                    .push(format!("expect names unknown replica {name:?}"));
+                self.failures.push(format!("expect names unknown replica {name:?}"));
                 continue;
             };
             let state = replica.state();
-            let got: BTreeMap<String, u64> = state
-                .lines()
-                .map(|l| (l.item.to_string(), u64::from(l.quantity)))
-                .collect();
+            let got: BTreeMap<String, u64> =
+                state.lines().map(|l| (l.item.to_string(), u64::from(l.quantity))).collect();
             if got != *expected {
-                self.failures
-                    .push(format!("{name}: expected cart {expected:?}, got {got:?}"));
+                self.failures.push(format!("{name}: expected cart {expected:?}, got {got:?}"));
             }
         }
         let refused: BTreeSet<usize> = self.errors.iter().map(|e| e.step).collect();
         let expected: BTreeSet<usize> = scenario.expect_errors.iter().copied().collect();
         if refused != expected {
-            self.failures.push(format!(
-                "expected refused steps {expected:?}, got {refused:?}"
-            ));
+            self.failures.push(format!("expected refused steps {expected:?}, got {refused:?}"));
         }
         for group in &scenario.identical {
-            let encodings: Vec<(&String, Option<Vec<u8>>)> = group
-                .iter()
-                .map(|n| (n, self.replicas.get(n).map(|r| r.state().to_bytes())))
-                .collect();
+            let encodings: Vec<(&String, Option<Vec<u8>>)> =
+                group.iter().map(|n| (n, self.replicas.get(n).map(|r| r.state().to_bytes()))).collect();
             if let Some((first, bytes)) = encodings.first() {
                 for (other, theirs) in encodings.iter().skip(1) {
                     if bytes.is_none() || theirs != bytes {
-                        self.failures
-                            .push(format!("{first} and {other}: encodings differ"));
+                        self.failures.push(format!("{first} and {other}: encodings differ"));
                     }
                 }
             }
         }
         for (name, total) in &scenario.expect_total {
-            let got = self
-                .replicas
-                .get(name)
-                .map(|r| r.state().total().to_string());
+            let got = self.replicas.get(name).map(|r| r.state().total().to_string());
             if got.as_deref() != Some(total.as_str()) {
-                self.failures
-                    .push(format!("{name}: expected total {total}, got {got:?}"));
+                self.failures.push(format!("{name}: expected total {total}, got {got:?}"));
             }
         }
     }

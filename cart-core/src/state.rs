@@ -71,9 +71,7 @@ impl ItemState {
     /// versions (concurrent changes), the greatest replica id. No clock is consulted.
     #[must_use]
     pub fn latest(&self) -> Option<(&Dot, &Write)> {
-        self.writes
-            .iter()
-            .max_by(|(d1, w1), (d2, w2)| (w1.version, *d1).cmp(&(w2.version, *d2)))
+        self.writes.iter().max_by(|(d1, w1), (d2, w2)| (w1.version, *d1).cmp(&(w2.version, *d2)))
     }
 
     /// The attributes the item shows.
@@ -122,9 +120,7 @@ impl LineView<'_> {
     /// Quantity times unit price, exact and without trailing zeros; `None` when the item has no price.
     #[must_use]
     pub fn line_total(&self) -> Option<Decimal> {
-        self.attrs
-            .unit_price
-            .map(|p| p.saturating_mul(Decimal::from(self.quantity)).normalize())
+        self.attrs.unit_price.map(|p| p.saturating_mul(Decimal::from(self.quantity)).normalize())
     }
 }
 
@@ -152,11 +148,7 @@ impl CartState {
     /// The per-item quantity limit: the largest of the concurrent limits set, or 999.
     #[must_use]
     pub fn item_limit(&self) -> u32 {
-        self.limit
-            .values()
-            .copied()
-            .max()
-            .unwrap_or(DEFAULT_ITEM_LIMIT)
+        self.limit.values().copied().max().unwrap_or(DEFAULT_ITEM_LIMIT)
     }
 
     /// The live state of one item, with its dots.
@@ -179,9 +171,7 @@ impl CartState {
     #[must_use]
     pub fn quantity(&self, id: &str) -> u32 {
         let limit = u64::from(self.item_limit());
-        self.item(id).map_or(0, |s| {
-            u32::try_from(s.raw_quantity().min(limit)).unwrap_or(u32::MAX)
-        })
+        self.item(id).map_or(0, |s| u32::try_from(s.raw_quantity().min(limit)).unwrap_or(u32::MAX))
     }
 
     /// The number of distinct items in the cart.
@@ -253,13 +243,8 @@ impl CartState {
 
     /// Every live dot in this state, in order. Used by sync and by validation.
     pub(crate) fn live_dots(&self) -> Vec<Dot> {
-        let mut dots: Vec<Dot> = self
-            .items
-            .values()
-            .flat_map(ItemState::dots)
-            .chain(self.limit.keys())
-            .copied()
-            .collect();
+        let mut dots: Vec<Dot> =
+            self.items.values().flat_map(ItemState::dots).chain(self.limit.keys()).copied().collect();
         dots.sort_unstable();
         dots
     }

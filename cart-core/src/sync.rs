@@ -27,35 +27,18 @@ impl CartState {
         if peer.includes(&self.context) {
             return CartState::new();
         }
-        let known_live: Vec<Dot> = self
-            .live_dots()
-            .into_iter()
-            .filter(|d| peer.contains(d))
-            .collect();
+        let known_live: Vec<Dot> = self.live_dots().into_iter().filter(|d| peer.contains(d)).collect();
         let unseen = |d: &&Dot| !peer.contains(d);
-        let mut delta = CartState {
-            context: self.context.without_sorted(&known_live),
-            ..CartState::new()
-        };
+        let mut delta = CartState { context: self.context.without_sorted(&known_live), ..CartState::new() };
         for (id, item) in &self.items {
             let fresh = ItemState {
-                writes: item
-                    .writes
-                    .iter()
-                    .filter(|(d, _)| unseen(d))
-                    .map(|(d, w)| (*d, w.clone()))
-                    .collect(),
+                writes: item.writes.iter().filter(|(d, _)| unseen(d)).map(|(d, w)| (*d, w.clone())).collect(),
             };
             if !fresh.writes.is_empty() {
                 delta.items.insert(id.clone(), fresh);
             }
         }
-        delta.limit = self
-            .limit
-            .iter()
-            .filter(|(d, _)| unseen(d))
-            .map(|(d, l)| (*d, *l))
-            .collect();
+        delta.limit = self.limit.iter().filter(|(d, _)| unseen(d)).map(|(d, l)| (*d, *l)).collect();
         delta
     }
 }
@@ -150,13 +133,8 @@ impl SyncResponse {
     /// # Errors
     /// [`DecodeError`](crate::DecodeError) naming what is wrong.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, crate::DecodeError> {
-        let (context, delta, durability) =
-            crate::codec::binary::decode_pair(bytes, RESPONSE_MAGIC, "CSRS")?;
-        Ok(Self {
-            context,
-            delta,
-            durability: durability.unwrap_or_default(),
-        })
+        let (context, delta, durability) = crate::codec::binary::decode_pair(bytes, RESPONSE_MAGIC, "CSRS")?;
+        Ok(Self { context, delta, durability: durability.unwrap_or_default() })
     }
 
     /// The JSON form: `{"context": {...}, "delta": {...}, "durability": {...}}`.
@@ -171,10 +149,6 @@ impl SyncResponse {
     /// [`DecodeError`](crate::DecodeError) naming what is wrong.
     pub fn from_json(text: &str) -> Result<Self, crate::DecodeError> {
         let (context, delta, durability) = crate::codec::json::decode_pair(text)?;
-        Ok(Self {
-            context,
-            delta,
-            durability: durability.unwrap_or_default(),
-        })
+        Ok(Self { context, delta, durability: durability.unwrap_or_default() })
     }
 }

@@ -1,10 +1,5 @@
 //! Attributes follow the item: found by an adversarial review, each case reproduced.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod support;
 
@@ -16,11 +11,7 @@ fn price(p: &str) -> AttrPatch {
 }
 
 fn shown_price(state: &CartState, item: &str) -> Option<String> {
-    state
-        .item(item)
-        .and_then(|i| i.attrs())
-        .and_then(|a| a.unit_price)
-        .map(|p| p.to_string())
+    state.item(item).and_then(|i| i.attrs()).and_then(|a| a.unit_price).map(|p| p.to_string())
 }
 
 /// A checkout (or remove) that read the first add must not strip the price from a
@@ -41,10 +32,7 @@ fn a_concurrent_add_keeps_its_price_through_a_checkout() {
         sync(phone, server);
         for r in &rs {
             assert_eq!(r.state().quantity("itm_shirt"), 1);
-            assert_eq!(
-                shown_price(r.state(), "itm_shirt").as_deref(),
-                Some("29.99")
-            );
+            assert_eq!(shown_price(r.state(), "itm_shirt").as_deref(), Some("29.99"));
             assert_eq!(r.state().total().to_string(), "29.99");
         }
     }
@@ -97,10 +85,7 @@ fn repeated_adds_stop_at_the_limit() {
     let before = (phone.state().to_bytes(), phone.next_counter());
     for _ in 0..10_000 {
         let err = phone.add("itm_a", 1, &AttrPatch::new()).unwrap_err();
-        assert!(
-            matches!(err, OpError::Input(InputError::AtLimit { limit: 999 })),
-            "{err}"
-        );
+        assert!(matches!(err, OpError::Input(InputError::AtLimit { limit: 999 })), "{err}");
     }
     assert_eq!((phone.state().to_bytes(), phone.next_counter()), before);
     // About seven bytes a write: the price is written once for the run of equal writes.

@@ -1,10 +1,5 @@
 //! Bug classes reported against other CRDT libraries, each reproduced here.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod support;
 
@@ -36,12 +31,7 @@ fn stale_copy_through_a_third_replica_does_not_undo_a_removal() {
     let (laptop, tablet) = pair(&mut rs, 1, 2);
     sync(tablet, laptop);
     for r in &rs {
-        assert!(
-            cart(r.state()).is_empty(),
-            "{} shows {:?}",
-            r.id(),
-            cart(r.state())
-        );
+        assert!(cart(r.state()).is_empty(), "{} shows {:?}", r.id(), cart(r.state()));
     }
 }
 
@@ -56,15 +46,9 @@ fn a_removal_only_change_is_sent_by_anti_entropy() {
     sync(phone, laptop);
     let before: CausalContext = rs[0].context().clone();
     rs[0].remove("itm_a").unwrap();
-    assert!(
-        !before.includes(rs[0].context()),
-        "the removal must move the phone's counter"
-    );
+    assert!(!before.includes(rs[0].context()), "the removal must move the phone's counter");
     let delta = rs[0].delta_since(rs[1].context());
-    assert!(
-        !delta.is_empty(),
-        "anti-entropy must have something to send"
-    );
+    assert!(!delta.is_empty(), "anti-entropy must have something to send");
     rs[1].join(&wire(&delta));
     assert_eq!(cart(rs[1].state()), vec![("itm_b".to_owned(), 1)]);
     // The same for clear and for a checkout-style removal of what was read.
@@ -87,23 +71,11 @@ fn a_removal_only_change_is_sent_by_anti_entropy() {
 fn delta_path_and_state_path_end_in_the_same_bytes() {
     let mut rs = replicas(3);
     let mut deltas = Vec::new();
-    deltas.push(
-        rs[0]
-            .add("itm_mug", 1, &AttrPatch::new().unit_price("8.50"))
-            .unwrap(),
-    );
-    deltas.push(
-        rs[1]
-            .add("itm_mug", 2, &AttrPatch::new().unit_price("8.50"))
-            .unwrap(),
-    );
+    deltas.push(rs[0].add("itm_mug", 1, &AttrPatch::new().unit_price("8.50")).unwrap());
+    deltas.push(rs[1].add("itm_mug", 2, &AttrPatch::new().unit_price("8.50")).unwrap());
     let (a, b) = pair(&mut rs, 0, 1);
     sync(a, b);
-    deltas.push(
-        rs[0]
-            .add("itm_mug", 1, &AttrPatch::new().unit_price("7.95"))
-            .unwrap(),
-    );
+    deltas.push(rs[0].add("itm_mug", 1, &AttrPatch::new().unit_price("7.95")).unwrap());
     deltas.push(rs[1].set("itm_mug", 5, &none()).unwrap());
     deltas.push(rs[1].clear().unwrap());
     deltas.push(rs[2].add("itm_mug", 1, &none()).unwrap());
@@ -133,16 +105,7 @@ fn delta_path_and_state_path_end_in_the_same_bytes() {
 #[test]
 fn decoder_does_not_panic_on_crafted_bytes() {
     let mut rs = replicas(2);
-    rs[0]
-        .add(
-            "itm_a",
-            2,
-            &AttrPatch::new()
-                .unit_price("1.5")
-                .name("Mug")
-                .attribute("size", "L"),
-        )
-        .unwrap();
+    rs[0].add("itm_a", 2, &AttrPatch::new().unit_price("1.5").name("Mug").attribute("size", "L")).unwrap();
     rs[1].add("itm_b", 1, &none()).unwrap();
     rs[1].set_item_limit(50).unwrap();
     let (a, b) = pair(&mut rs, 0, 1);
@@ -150,10 +113,7 @@ fn decoder_does_not_panic_on_crafted_bytes() {
     rs[0].remove("itm_b").unwrap();
     let good = rs[0].state().to_bytes();
     for end in 0..good.len() {
-        assert!(
-            CartState::from_bytes(&good[..end]).is_err(),
-            "prefix of {end} bytes decoded"
-        );
+        assert!(CartState::from_bytes(&good[..end]).is_err(), "prefix of {end} bytes decoded");
     }
     for i in 0..good.len() {
         for v in [0x00, 0x01, 0x7f, 0x80, 0xff, good[i].wrapping_add(1)] {
@@ -170,24 +130,10 @@ fn decoder_does_not_panic_on_crafted_bytes() {
         // A list length of 2^64 - 1 replicas.
         [b"CART\x01".as_slice(), &[0xff; 10], &[0x01]].concat(),
         // One replica, a context range ending at u64::MAX.
-        [
-            b"CART\x01\x01".as_slice(),
-            &[7; 16],
-            &[1, 0, 1, 0],
-            &[0xff; 9],
-            &[0x01],
-            &[0, 0],
-        ]
-        .concat(),
+        [b"CART\x01\x01".as_slice(), &[7; 16], &[1, 0, 1, 0], &[0xff; 9], &[0x01], &[0, 0]].concat(),
         // A store dot for a replica index outside the table.
-        [
-            b"CART\x01\x01".as_slice(),
-            &[7; 16],
-            &[1, 0, 1, 0, 0],
-            &[1, 5, 0x01, 0x01, 5, 0x01],
-            &[0, 0],
-        ]
-        .concat(),
+        [b"CART\x01\x01".as_slice(), &[7; 16], &[1, 0, 1, 0, 0], &[1, 5, 0x01, 0x01, 5, 0x01], &[0, 0]]
+            .concat(),
         // The wrong magic, a future version, nothing at all.
         b"CARX\x01".to_vec(),
         b"CART\x02".to_vec(),
@@ -207,18 +153,13 @@ fn contexts_must_cover_the_store_and_counters_stay_in_range() {
     let mut phone = replicas(1).pop().unwrap();
     phone.add("itm_a", 1, &none()).unwrap();
     let json = phone.state().to_json();
-    let outside = json
-        .replace("\"1\"}", "\"2\"}")
-        .replace("\"dot\":\"1@", "\"dot\":\"3@");
+    let outside = json.replace("\"1\"}", "\"2\"}").replace("\"dot\":\"1@", "\"dot\":\"3@");
     let err = CartState::from_json(&outside).unwrap_err();
     assert!(err.to_string().contains("not in the context"), "{err}");
     let huge = json.replace("\"1\"}", &format!("\"1-{}\"}}", u64::MAX));
     let err = CartState::from_json(&huge).unwrap_err();
     assert!(err.to_string().contains("out of bounds"), "{err}");
-    let bad_price = json.replace(
-        r#""version":"0"}"#,
-        r#""version":"0","attributes":{"unit_price":"-2"}}"#,
-    );
+    let bad_price = json.replace(r#""version":"0"}"#, r#""version":"0","attributes":{"unit_price":"-2"}}"#);
     assert_ne!(bad_price, json);
     assert!(CartState::from_json(&bad_price).is_err());
 }

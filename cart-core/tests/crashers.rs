@@ -2,12 +2,7 @@
 //! checks the fuzz targets run. A new crasher is added by copying the fuzzer's
 //! artifact here: `decode-*` files go to the decoder check, `ops-*` to the
 //! operations check.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 mod support;
 

@@ -35,9 +35,7 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Peak heap growth while `f` runs.
 fn peak_during(f: impl FnOnce()) -> usize {
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
     f();
@@ -65,19 +63,12 @@ fn absurd_lengths_are_refused_within_a_few_mebibytes() {
             assert!(CausalContext::from_bytes(blob).is_err());
             assert!(Replica::from_bytes(blob).is_err());
         });
-        assert!(
-            peak < 4 << 20,
-            "{} bytes of input made the decoder allocate {peak} bytes",
-            blob.len()
-        );
+        assert!(peak < 4 << 20, "{} bytes of input made the decoder allocate {peak} bytes", blob.len());
     }
 }
 
 #[test]
 fn the_counter_sees_a_large_allocation() {
     let peak = peak_during(|| drop(std::hint::black_box(vec![1_u8; 8 << 20])));
-    assert!(
-        peak >= 8 << 20,
-        "the counting allocator missed an allocation: {peak}"
-    );
+    assert!(peak >= 8 << 20, "the counting allocator missed an allocation: {peak}");
 }

@@ -1,12 +1,7 @@
 //! Golden encodings: the committed bytes of format version 1. If one of these tests
 //! fails, the wire or storage format changed: bump `FORMAT_VERSION`, keep a decoder
 //! for the old version, and only then regenerate with `UPDATE_GOLDEN=1 cargo test`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod support;
 
@@ -28,16 +23,12 @@ fn sample() -> (Replica, CartState) {
     rs[0].add("itm_shirt", 2, &shirt).unwrap();
     rs[1].add("itm_shirt", 1, &AttrPatch::new()).unwrap();
     rs[1].set_item_limit(5000).unwrap();
-    rs[0]
-        .add("itm_mug", 3, &AttrPatch::new().unit_price("8.5"))
-        .unwrap();
+    rs[0].add("itm_mug", 3, &AttrPatch::new().unit_price("8.5")).unwrap();
     let (a, b) = pair(&mut rs, 0, 1);
     sync(a, b);
     rs[1].set("itm_mug", 4, &AttrPatch::new()).unwrap();
     let skipped = rs[2].add("itm_sock", 1, &AttrPatch::new()).unwrap();
-    let gift = rs[2]
-        .add("itm_gift_card", 1, &AttrPatch::new().unit_price("25"))
-        .unwrap();
+    let gift = rs[2].add("itm_gift_card", 1, &AttrPatch::new().unit_price("25")).unwrap();
     rs[0].join(&gift);
     rs[0].remove("itm_shirt").unwrap();
     let _ = skipped; // never delivered: replica 3's context has a gap
@@ -46,9 +37,7 @@ fn sample() -> (Replica, CartState) {
 }
 
 fn golden(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name)
 }
 
 fn check(name: &str, bytes: &[u8]) {
@@ -57,10 +46,7 @@ fn check(name: &str, bytes: &[u8]) {
         std::fs::write(&path, bytes).unwrap();
     }
     let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(
-        committed == bytes,
-        "{name}: the encoding changed; see this file's docs"
-    );
+    assert!(committed == bytes, "{name}: the encoding changed; see this file's docs");
 }
 
 #[test]
@@ -88,13 +74,7 @@ fn committed_files_still_decode_to_the_same_cart() {
     let state = CartState::from_bytes(&std::fs::read(golden("state-v1.bin")).unwrap()).unwrap();
     let lines: Vec<(String, u32, Option<String>)> = state
         .lines()
-        .map(|l| {
-            (
-                l.item.to_string(),
-                l.quantity,
-                l.attrs.unit_price.map(|p| p.to_string()),
-            )
-        })
+        .map(|l| (l.item.to_string(), l.quantity, l.attrs.unit_price.map(|p| p.to_string())))
         .collect();
     assert_eq!(
         lines,
@@ -109,11 +89,7 @@ fn committed_files_still_decode_to_the_same_cart() {
     assert_eq!(CartState::from_json(&json).unwrap(), state);
     let ctx = CausalContext::from_bytes(&std::fs::read(golden("context-v1.bin")).unwrap()).unwrap();
     assert_eq!(&ctx, state.context());
-    assert!(
-        ctx.iter()
-            .any(|(_, ranges)| ranges.first().is_some_and(|r| r.0 > 1)),
-        "the gap is kept"
-    );
+    assert!(ctx.iter().any(|(_, ranges)| ranges.first().is_some_and(|r| r.0 > 1)), "the gap is kept");
     let replica = Replica::from_bytes(&std::fs::read(golden("replica-v1.bin")).unwrap()).unwrap();
     assert_eq!(replica.state(), &state);
 }

@@ -113,8 +113,7 @@ enum Kind {
 fn oracle(events: &[Event], known: &CausalContext) -> Vec<(String, u32)> {
     let seen: Vec<&Event> = events.iter().filter(|e| known.contains(&e.dot)).collect();
     let overwritten = |e: &Event, by: &dyn Fn(&Kind) -> bool| {
-        seen.iter()
-            .any(|o| o.dot != e.dot && o.seen.contains(&e.dot) && by(&o.kind))
+        seen.iter().any(|o| o.dot != e.dot && o.seen.contains(&e.dot) && by(&o.kind))
     };
     let limit = seen
         .iter()
@@ -126,9 +125,8 @@ fn oracle(events: &[Event], known: &CausalContext) -> Vec<(String, u32)> {
         .unwrap_or(999);
     let mut cart = Vec::new();
     for (i, name) in ITEMS.iter().enumerate() {
-        let ends_write = |k: &Kind| {
-            matches!(k, Kind::Set(j, _) | Kind::Remove(j) if *j == i) || matches!(k, Kind::Clear)
-        };
+        let ends_write =
+            |k: &Kind| matches!(k, Kind::Set(j, _) | Kind::Remove(j) if *j == i) || matches!(k, Kind::Clear);
         let (mut live, mut max_set, mut adds) = (false, 0_u64, 0_u64);
         for e in &seen {
             match e.kind {
@@ -144,10 +142,7 @@ fn oracle(events: &[Event], known: &CausalContext) -> Vec<(String, u32)> {
             }
         }
         if live {
-            cart.push((
-                (*name).to_owned(),
-                u32::try_from((max_set + adds).min(u64::from(limit))).unwrap(),
-            ));
+            cart.push(((*name).to_owned(), u32::try_from((max_set + adds).min(u64::from(limit))).unwrap()));
         }
     }
     cart
@@ -167,47 +162,21 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        Self {
-            causal: true,
-            replicas: replicas(REPLICAS as u8),
-            deltas: Vec::new(),
-            events: Vec::new(),
-        }
+        Self { causal: true, replicas: replicas(REPLICAS as u8), deltas: Vec::new(), events: Vec::new() }
     }
 
     fn act(&mut self, action: &Action) {
-        let price = |p: Option<u8>| {
-            p.map_or_else(AttrPatch::new, |p| {
-                AttrPatch::new().unit_price(format!("{p}.25"))
-            })
-        };
+        let price =
+            |p: Option<u8>| p.map_or_else(AttrPatch::new, |p| AttrPatch::new().unit_price(format!("{p}.25")));
         match *action {
-            Action::Add {
-                at,
-                item,
-                qty,
-                price: p,
-            } => {
-                self.op(at, Kind::Add(item, qty as u32), |r| {
-                    r.add(ITEMS[item], qty, &price(p))
-                });
+            Action::Add { at, item, qty, price: p } => {
+                self.op(at, Kind::Add(item, qty as u32), |r| r.add(ITEMS[item], qty, &price(p)));
             }
-            Action::Set {
-                at,
-                item,
-                qty,
-                price: p,
-            } => {
-                let kind = if qty == 0 {
-                    Kind::Remove(item)
-                } else {
-                    Kind::Set(item, qty as u32)
-                };
+            Action::Set { at, item, qty, price: p } => {
+                let kind = if qty == 0 { Kind::Remove(item) } else { Kind::Set(item, qty as u32) };
                 self.op(at, kind, |r| r.set(ITEMS[item], qty, &price(p)));
             }
-            Action::Remove { at, item } => {
-                self.op(at, Kind::Remove(item), |r| r.remove(ITEMS[item]))
-            }
+            Action::Remove { at, item } => self.op(at, Kind::Remove(item), |r| r.remove(ITEMS[item])),
             Action::Clear { at } => self.op(at, Kind::Clear, Replica::clear),
             Action::Limit { at, limit } => {
                 self.op(at, Kind::Limit(limit as u32), |r| r.set_item_limit(limit))
@@ -235,12 +204,7 @@ impl World {
     }
 
     /// Runs one operation, recording its event for the oracle and its delta for delivery.
-    fn op(
-        &mut self,
-        at: usize,
-        kind: Kind,
-        f: impl FnOnce(&mut Replica) -> Result<CartState, OpError>,
-    ) {
+    fn op(&mut self, at: usize, kind: Kind, f: impl FnOnce(&mut Replica) -> Result<CartState, OpError>) {
         let r = &mut self.replicas[at];
         let (seen, before, bytes) = (r.context().clone(), r.next_counter(), r.state().to_bytes());
         let outcome = f(r);
@@ -248,11 +212,7 @@ impl World {
         match outcome {
             Ok(delta) if after > before => {
                 assert!(after <= before + 2, "one dot per write");
-                self.events.push(Event {
-                    dot: Dot::new(r.id(), before),
-                    kind,
-                    seen,
-                });
+                self.events.push(Event { dot: Dot::new(r.id(), before), kind, seen });
                 self.deltas.push(delta);
             }
             Ok(delta) => {
@@ -290,11 +250,7 @@ fn check_delta_since_equals_state_join(to: &Replica, from: &Replica) {
     by_delta.join(&wire(&from.delta_since(to.context())));
     let mut by_state = to.state().clone();
     by_state.join(from.state());
-    assert_eq!(
-        by_delta.to_bytes(),
-        by_state.to_bytes(),
-        "delta_since path differs from whole-state join"
-    );
+    assert_eq!(by_delta.to_bytes(), by_state.to_bytes(), "delta_since path differs from whole-state join");
 }
 
 fn bytes_of_join(a: &CartState, b: &CartState) -> Vec<u8> {
@@ -404,32 +360,11 @@ fn gaps_do_not_block() {
 fn oracle_is_not_trivially_equal() {
     // The oracle must be able to disagree: an add that a set saw is not counted.
     let mut w = World::new();
-    w.act(&Action::Add {
-        at: 0,
-        item: 0,
-        qty: 2,
-        price: None,
-    });
-    w.act(&Action::Set {
-        at: 0,
-        item: 0,
-        qty: 5,
-        price: None,
-    });
-    w.act(&Action::Add {
-        at: 1,
-        item: 0,
-        qty: 1,
-        price: None,
-    });
+    w.act(&Action::Add { at: 0, item: 0, qty: 2, price: None });
+    w.act(&Action::Set { at: 0, item: 0, qty: 5, price: None });
+    w.act(&Action::Add { at: 1, item: 0, qty: 1, price: None });
     w.act(&Action::Sync { a: 0, b: 1 });
-    assert_eq!(
-        oracle(&w.events, w.replicas[0].context()),
-        vec![("itm_a".to_owned(), 6)]
-    );
+    assert_eq!(oracle(&w.events, w.replicas[0].context()), vec![("itm_a".to_owned(), 6)]);
     let only_first = CausalContext::from_version_vector([(w.replicas[0].id(), 1)]).unwrap();
-    assert_eq!(
-        oracle(&w.events, &only_first),
-        vec![("itm_a".to_owned(), 2)]
-    );
+    assert_eq!(oracle(&w.events, &only_first), vec![("itm_a".to_owned(), 2)]);
 }

@@ -35,11 +35,7 @@ fn a_stale_snapshot_never_reuses_a_dot_it_sees_elsewhere() {
     let mut merged = CartState::new();
     merged.join(&sent);
     merged.join(&next);
-    assert_eq!(
-        merged.len(),
-        2,
-        "both changes survive: no dot was minted twice"
-    );
+    assert_eq!(merged.len(), 2, "both changes survive: no dot was minted twice");
 }
 
 #[test]
@@ -62,10 +58,7 @@ fn an_exhausted_replica_refuses_and_changes_nothing() {
     rs[0].join(&CartState::from_json(&forged).unwrap());
     let before = rs[0].state().to_bytes();
     let err = rs[0].add("itm_a", 1, &AttrPatch::new()).unwrap_err();
-    assert!(
-        matches!(err, OpError::CountersExhausted(id) if id == own),
-        "{err}"
-    );
+    assert!(matches!(err, OpError::CountersExhausted(id) if id == own), "{err}");
     assert!(err.to_string().contains("new replica id"));
     assert_eq!(rs[0].state().to_bytes(), before);
 }

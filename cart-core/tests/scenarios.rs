@@ -1,11 +1,6 @@
 //! Every scenario file, the spec's copies and the project's own, replayed through the
 //! same runner as `cargo run --example scenario`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 
@@ -81,25 +76,14 @@ fn unreadable_scenarios_are_failures_not_crashes() {
     ] {
         let report = cart_core::scenario::run("bad.json", text);
         assert!(!report.pass);
-        assert!(
-            report.failures[0].contains("bad.json"),
-            "{:?}",
-            report.failures
-        );
+        assert!(report.failures[0].contains("bad.json"), "{:?}", report.failures);
     }
     let misspelt = cart_core::scenario::run(
         "misspelt.json",
         r#"{"name":"x","replicas":["a"],"steps":[{"at":"a","op":"clear"},{"at":"a","op":"add","item":"i","quantity":1}]}"#,
     );
-    assert!(
-        misspelt.failures[0].contains("step 1"),
-        "{:?}",
-        misspelt.failures
-    );
-    let twice = cart_core::scenario::run(
-        "twice.json",
-        r#"{"name":"x","replicas":["a","a"],"steps":[]}"#,
-    );
+    assert!(misspelt.failures[0].contains("step 1"), "{:?}", misspelt.failures);
+    let twice = cart_core::scenario::run("twice.json", r#"{"name":"x","replicas":["a","a"],"steps":[]}"#);
     assert!(twice.failures[0].contains("twice"), "{:?}", twice.failures);
     let report = cart_core::scenario::run(
         "unknown.json",

@@ -1,10 +1,6 @@
 //! L5: once replicas have synced, a cart's size depends on its live items and the
 //! replicas that wrote to it, not on how many adds and removes it has seen.
-#![allow(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
-)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 mod support;
 
@@ -26,10 +22,7 @@ fn sizes_after(cycles: usize, keep_one: bool) -> (usize, usize) {
     let (phone, laptop) = pair(&mut rs, 0, 1);
     sync(phone, laptop);
     assert_eq!(rs[0].state().to_bytes(), rs[1].state().to_bytes());
-    (
-        rs[0].state().to_bytes().len(),
-        rs[1].state().to_bytes().len(),
-    )
+    (rs[0].state().to_bytes().len(), rs[1].state().to_bytes().len())
 }
 
 #[test]
@@ -39,10 +32,7 @@ fn ten_thousand_cycles_cost_no_more_than_one() {
         let (many, laptop) = sizes_after(10_000, keep_one);
         eprintln!("keep_one={keep_one}: 1 cycle {one} bytes, 10,000 cycles {many} bytes");
         // Only the phone's highest counter grows, from a one-byte varint to a three-byte one.
-        assert!(
-            many <= one + 2,
-            "1 cycle: {one} bytes, 10,000 cycles: {many} bytes"
-        );
+        assert!(many <= one + 2, "1 cycle: {one} bytes, 10,000 cycles: {many} bytes");
         assert_eq!(many, laptop);
     }
 }
@@ -65,8 +55,5 @@ fn cycles_across_replicas_leave_no_tombstones() {
         rs[0].state().to_bytes().len()
     };
     let (one, many) = (measure(2), measure(2_000));
-    assert!(
-        many <= one + 4,
-        "2 cycles: {one} bytes, 2,000 cycles: {many} bytes"
-    );
+    assert!(many <= one + 4, "2 cycles: {one} bytes, 2,000 cycles: {many} bytes");
 }

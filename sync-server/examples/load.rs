@@ -38,8 +38,7 @@ impl Run {
     fn report(&mut self, label: &str) -> f64 {
         self.latencies.sort_unstable();
         let pct = |p: f64| {
-            let i = ((self.latencies.len() as f64 * p) as usize)
-                .min(self.latencies.len().saturating_sub(1));
+            let i = ((self.latencies.len() as f64 * p) as usize).min(self.latencies.len().saturating_sub(1));
             self.latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
         };
         let rate = self.ok as f64 / self.elapsed.as_secs_f64();
@@ -71,11 +70,7 @@ impl Device {
             .add(&item, 1, &AttrPatch::new().unit_price("9.99"))
             .or_else(|_| self.replica.set(&item, 1, &AttrPatch::new()))
             .unwrap_or_default();
-        SyncRequest {
-            context: self.replica.context().clone(),
-            delta,
-        }
-        .to_bytes()
+        SyncRequest { context: self.replica.context().clone(), delta }.to_bytes()
     }
 }
 
@@ -104,12 +99,7 @@ async fn closed_loop(seconds: u64, connections: usize, make: impl Fn(usize) -> M
             })
         })
         .collect();
-    let mut run = Run {
-        ok: 0,
-        errors: 0,
-        latencies: Vec::new(),
-        elapsed: Duration::ZERO,
-    };
+    let mut run = Run { ok: 0, errors: 0, latencies: Vec::new(), elapsed: Duration::ZERO };
     for t in tasks {
         if let Ok((ok, errors, latencies)) = t.await {
             run.ok += ok;
@@ -123,43 +113,24 @@ async fn closed_loop(seconds: u64, connections: usize, make: impl Fn(usize) -> M
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let seconds = args.first().copied().unwrap_or(10);
     let connections = usize::try_from(args.get(1).copied().unwrap_or(64)).unwrap_or(64);
     let items = args.get(2).copied().unwrap_or(21).max(1);
 
     let dir = std::env::temp_dir().join(format!("cart-load-{}", std::process::id()));
     let store = Arc::new(EmbeddedStore::open(&dir).unwrap_or_else(|e| panic!("{e}")));
-    let state = sync_server::build("us-west", store, &[], SECRET)
-        .unwrap_or_else(|e| panic!("{}", e.message));
+    let state = sync_server::build("us-west", store, &[], SECRET).unwrap_or_else(|e| panic!("{}", e.message));
     let auth = state.auth.clone();
-    let server = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let hello = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let server_url = format!(
-        "http://{}",
-        server.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
-    let hello_url = format!(
-        "http://{}/hello",
-        hello.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
+    let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let hello = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let server_url = format!("http://{}", server.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let hello_url = format!("http://{}/hello", hello.local_addr().unwrap_or_else(|e| panic!("{e}")));
     tokio::spawn(async move { axum::serve(server, sync_server::app::app(state)).await });
-    let hello_app = axum::Router::new().route(
-        "/hello",
-        get(|| async { axum::Json(serde_json::json!({"hello": "world"})) }),
-    );
+    let hello_app = axum::Router::new()
+        .route("/hello", get(|| async { axum::Json(serde_json::json!({"hello": "world"})) }));
     tokio::spawn(async move { axum::serve(hello, hello_app).await });
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(connections)
-        .build()
-        .unwrap_or_default();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap_or_default();
 
     println!(
         "{connections} connections, {seconds} s each, {items}-item carts, loopback, generator in the same process"
@@ -175,16 +146,8 @@ async fn main() {
     let device = |i: usize| {
         let replica = Replica::new();
         let user = format!("load{i}");
-        let token = auth
-            .issue(&user, Some(replica.id()), 3600)
-            .unwrap_or_default();
-        Device {
-            token,
-            cart: format!("cart-{user}"),
-            replica,
-            n: 0,
-            items,
-        }
+        let token = auth.issue(&user, Some(replica.id()), 3600).unwrap_or_default();
+        Device { token, cart: format!("cart-{user}"), replica, n: 0, items }
     };
     let mut sync = closed_loop(seconds, connections, |i| {
         let (c, url) = (client.clone(), server_url.clone());
@@ -199,18 +162,13 @@ async fn main() {
     })
     .await;
     let sync_rate = sync.report("device sync, one durable add each");
-    println!(
-        "ratio: sync reaches {:.2} of hello-world's throughput",
-        sync_rate / base_rate
-    );
+    println!("ratio: sync reaches {:.2} of hello-world's throughput", sync_rate / base_rate);
 
     // Open loop: a fixed rate of writes; each latency counts from the write's due time.
     let target = 10_000_u32;
     let per = Duration::from_secs(1) / target;
     let total = target * u32::try_from(seconds.min(5)).unwrap_or(5);
-    let devices: Vec<_> = (0..connections)
-        .map(|i| Arc::new(tokio::sync::Mutex::new(device(i))))
-        .collect();
+    let devices: Vec<_> = (0..connections).map(|i| Arc::new(tokio::sync::Mutex::new(device(i)))).collect();
     let start = tokio::time::Instant::now();
     let mut handles = Vec::new();
     for k in 0..total {
@@ -230,18 +188,10 @@ async fn main() {
                 .body(body)
                 .send()
                 .await;
-            (
-                r.map(|r| r.status().is_success()).unwrap_or(false),
-                due.elapsed(),
-            )
+            (r.map(|r| r.status().is_success()).unwrap_or(false), due.elapsed())
         }));
     }
-    let mut open = Run {
-        ok: 0,
-        errors: 0,
-        latencies: Vec::new(),
-        elapsed: Duration::ZERO,
-    };
+    let mut open = Run { ok: 0, errors: 0, latencies: Vec::new(), elapsed: Duration::ZERO };
     for h in handles {
         if let Ok((ok, latency)) = h.await {
             if ok {

@@ -18,12 +18,7 @@ pub const MAX_BODY: usize = 2 * 1024 * 1024;
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/v1/cart", get(rest::get_cart))
-        .route(
-            "/api/v1/cart/items",
-            post(rest::add_item)
-                .put(rest::set_item)
-                .delete(rest::remove_item),
-        )
+        .route("/api/v1/cart/items", post(rest::add_item).put(rest::set_item).delete(rest::remove_item))
         .route("/api/v1/cart/merge", post(rest::merge_guest))
         .route("/api/v1/cart/checkout", post(checkout::checkout))
         .route("/api/v1/orders/{order_id}", get(checkout::get_order))

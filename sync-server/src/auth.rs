@@ -52,10 +52,7 @@ impl Auth {
     /// When the secret is shorter than [`Auth::MIN_SECRET`] bytes.
     pub fn new(secret: &str) -> Result<Self, String> {
         if secret.len() < Self::MIN_SECRET {
-            return Err(format!(
-                "the token secret must be at least {} bytes long",
-                Self::MIN_SECRET
-            ));
+            return Err(format!("the token secret must be at least {} bytes long", Self::MIN_SECRET));
         }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.required_spec_claims = ["exp", "sub"].into_iter().map(str::to_owned).collect();
@@ -70,12 +67,7 @@ impl Auth {
     ///
     /// # Errors
     /// When the user id or device id is invalid.
-    pub fn issue(
-        &self,
-        user: &str,
-        device: Option<ReplicaId>,
-        ttl_seconds: u64,
-    ) -> Result<String, AppError> {
+    pub fn issue(&self, user: &str, device: Option<ReplicaId>, ttl_seconds: u64) -> Result<String, AppError> {
         check_user_id(user)?;
         self.sign(&Claims {
             sub: user.to_owned(),
@@ -115,9 +107,7 @@ impl Auth {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// User ids: 1 to 128 characters of letters, digits and `_ - . @ :`.
@@ -127,16 +117,11 @@ fn now() -> u64 {
 pub fn check_user_id(user: &str) -> Result<(), AppError> {
     let ok = !user.is_empty()
         && user.len() <= 128
-        && user
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.@:".contains(c));
+        && user.chars().all(|c| c.is_ascii_alphanumeric() || "_-.@:".contains(c));
     if ok {
         Ok(())
     } else {
-        Err(AppError::invalid(
-            "user_id",
-            "must be 1 to 128 of letters, digits and _ - . @ :",
-        ))
+        Err(AppError::invalid("user_id", "must be 1 to 128 of letters, digits and _ - . @ :"))
     }
 }
 
@@ -167,11 +152,7 @@ impl Caller {
     /// # Errors
     /// 403 for another user's cart.
     pub fn owns(&self, cart_id: &str) -> Result<(), AppError> {
-        if cart_id == self.cart() {
-            Ok(())
-        } else {
-            Err(AppError::forbidden("this is not your cart"))
-        }
+        if cart_id == self.cart() { Ok(()) } else { Err(AppError::forbidden("this is not your cart")) }
     }
 
     /// 403 unless a `user_id` in a body is the caller.
@@ -182,9 +163,7 @@ impl Caller {
         if user_id == self.user {
             Ok(())
         } else {
-            Err(AppError::forbidden(
-                "user_id does not match the bearer token",
-            ))
+            Err(AppError::forbidden("user_id does not match the bearer token"))
         }
     }
 }
@@ -214,35 +193,25 @@ fn bearer(parts: &Parts) -> Result<&str, AppError> {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let claims = state.auth.verify(bearer(parts)?)?;
         if claims.role != "user" {
             return Err(AppError::forbidden("a user token is required"));
         }
-        let device =
-            match claims.dev {
-                Some(d) => Some(d.parse().map_err(|_| {
-                    AppError::unauthenticated("the token's device id is not a UUID")
-                })?),
-                None => None,
-            };
-        Ok(Self {
-            user: claims.sub,
-            device,
-        })
+        let device = match claims.dev {
+            Some(d) => Some(
+                d.parse().map_err(|_| AppError::unauthenticated("the token's device id is not a UUID"))?,
+            ),
+            None => None,
+        };
+        Ok(Self { user: claims.sub, device })
     }
 }
 
 impl FromRequestParts<AppState> for PeerRegion {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let claims = state.auth.verify(bearer(parts)?)?;
         if claims.role == "region" {
             Ok(Self { name: claims.sub })

@@ -37,21 +37,12 @@ struct Inner<'a> {
 
 impl AppError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-            retry_after: None,
-        }
+        Self { status, code, message: message.into(), field: None, retry_after: None }
     }
 
     /// 400: the request is malformed or a value is invalid; `field` names it.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: Some(field.into()),
-            ..Self::new(StatusCode::BAD_REQUEST, "invalid_input", message)
-        }
+        Self { field: Some(field.into()), ..Self::new(StatusCode::BAD_REQUEST, "invalid_input", message) }
     }
 
     /// 400: the body could not be read at all.
@@ -86,11 +77,7 @@ impl AppError {
 
     /// 415: neither JSON nor the binary form.
     pub fn unsupported_media(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            message,
-        )
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
     }
 
     /// 503 with Retry-After: a dependency is down; nothing was changed.
@@ -104,29 +91,18 @@ impl AppError {
     /// 500: logged here with its cause; the client sees only that it happened.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error; it has been logged",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; it has been logged")
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         metrics::counter!("cart_http_errors_total", "code" => self.code).increment(1);
-        let body = Body {
-            error: Inner {
-                code: self.code,
-                message: &self.message,
-                field: self.field.as_deref(),
-            },
-        };
+        let body =
+            Body { error: Inner { code: self.code, message: &self.message, field: self.field.as_deref() } };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -30,22 +30,13 @@ pub struct Events {
 impl Events {
     /// Listens to one cart's changes.
     pub fn subscribe(&self, cart_id: &str) -> broadcast::Receiver<Change> {
-        let mut channels = self
-            .channels
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        channels
-            .entry(cart_id.to_owned())
-            .or_insert_with(|| broadcast::channel(BACKLOG).0)
-            .subscribe()
+        let mut channels = self.channels.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        channels.entry(cart_id.to_owned()).or_insert_with(|| broadcast::channel(BACKLOG).0).subscribe()
     }
 
     /// Tells a cart's listeners about a change; forgets carts nobody listens to.
     pub fn publish(&self, change: Change) {
-        let mut channels = self
-            .channels
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut channels = self.channels.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(tx) = channels.get(&change.cart_id) {
             if tx.receiver_count() == 0 {
                 channels.remove(&change.cart_id);

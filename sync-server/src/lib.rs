@@ -49,23 +49,11 @@ pub fn build(
 ) -> Result<state::AppState, error::AppError> {
     let auth = auth::Auth::new(secret).map_err(|e| error::AppError::invalid("token_secret", e))?;
     let region_token = auth.issue_region(region, 10 * 365 * 24 * 3600)?;
-    let region = Arc::new(region::Region::new(
-        region.to_owned(),
-        store,
-        replication::Peers::new(peers),
-    ));
+    let region = Arc::new(region::Region::new(region.to_owned(), store, replication::Peers::new(peers)));
     if !peers.is_empty() {
         replication::Peers::spawn(&region, region_token.clone());
     }
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(5))
-        .build()
-        .unwrap_or_default();
-    Ok(state::AppState {
-        region,
-        auth,
-        metrics: metrics_handle(),
-        client,
-        region_token,
-    })
+    let client =
+        reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().unwrap_or_default();
+    Ok(state::AppState { region, auth, metrics: metrics_handle(), client, region_token })
 }

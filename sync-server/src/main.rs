@@ -95,13 +95,9 @@ fn token(args: &Token) -> Result<(), String> {
         .map(str::parse)
         .transpose()
         .map_err(|e: cart_core::ReplicaIdError| format!("--device: {e}"))?;
-    let auth = sync_server::auth::Auth::new(&args.token_secret)
-        .map_err(|e| format!("--token-secret: {e}"))?;
-    println!(
-        "{}",
-        auth.issue(&args.user, device, args.ttl)
-            .map_err(|e| e.message)?
-    );
+    let auth =
+        sync_server::auth::Auth::new(&args.token_secret).map_err(|e| format!("--token-secret: {e}"))?;
+    println!("{}", auth.issue(&args.user, device, args.ttl).map_err(|e| e.message)?);
     Ok(())
 }
 
@@ -118,13 +114,7 @@ fn serve(args: Serve) -> Result<(), String> {
             }
         };
         let state = sync_server::build(&args.region, store, &args.peers, &args.token_secret)
-            .map_err(|e| {
-                format!(
-                    "--{}: {}",
-                    e.field.unwrap_or_default().replace('_', "-"),
-                    e.message
-                )
-            })?;
+            .map_err(|e| format!("--{}: {}", e.field.unwrap_or_default().replace('_', "-"), e.message))?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| format!("--listen {}: {e}", args.listen))?;
@@ -142,8 +132,7 @@ async fn shutdown() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

@@ -54,13 +54,8 @@ impl Region {
     pub async fn lock(&self, cart_id: &str) -> MutexGuard<'_, ()> {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         cart_id.hash(&mut hasher);
-        let stripe = usize::try_from(
-            hasher
-                .finish()
-                .checked_rem(STRIPES as u64)
-                .unwrap_or_default(),
-        )
-        .unwrap_or_default();
+        let stripe = usize::try_from(hasher.finish().checked_rem(STRIPES as u64).unwrap_or_default())
+            .unwrap_or_default();
         #[allow(clippy::indexing_slicing)] // stripe < STRIPES == self.stripes.len()
         self.stripes[stripe].lock().await
     }
@@ -79,15 +74,10 @@ impl Region {
         let merged = self.store.merge(cart_id, delta).await?;
         if merged.changed {
             metrics::counter!("cart_changes_total").increment(1);
-            let context = serde_json::from_str(&cart_core::codec::json::encode_context(
-                merged.state.context(),
-            ))
-            .unwrap_or_default();
-            self.events.publish(Change {
-                cart_id: cart_id.to_owned(),
-                context,
-                region: self.name.clone(),
-            });
+            let context =
+                serde_json::from_str(&cart_core::codec::json::encode_context(merged.state.context()))
+                    .unwrap_or_default();
+            self.events.publish(Change { cart_id: cart_id.to_owned(), context, region: self.name.clone() });
             self.peers.mark_dirty(cart_id, from_peer);
         }
         Ok(merged)
@@ -169,28 +159,18 @@ impl Region {
         Ok(SyncResponse {
             delta: answer,
             context: state.context().clone(),
-            durability: Durability {
-                accepted_by: self.name.clone(),
-                replicated_to: Vec::new(),
-            },
+            durability: Durability { accepted_by: self.name.clone(), replicated_to: Vec::new() },
         })
     }
 }
 
 /// The first replica other than `device` with a dot in `claimed` that `known` lacks.
-fn foreign_unknown(
-    claimed: &CausalContext,
-    device: ReplicaId,
-    known: &CausalContext,
-) -> Option<ReplicaId> {
-    claimed
-        .iter()
-        .filter(|(r, _)| **r != device)
-        .find_map(|(r, ranges)| {
-            let mut one = CausalContext::new();
-            one.set_ranges(*r, ranges.to_vec()).ok()?;
-            (!known.includes(&one)).then_some(*r)
-        })
+fn foreign_unknown(claimed: &CausalContext, device: ReplicaId, known: &CausalContext) -> Option<ReplicaId> {
+    claimed.iter().filter(|(r, _)| **r != device).find_map(|(r, ranges)| {
+        let mut one = CausalContext::new();
+        one.set_ranges(*r, ranges.to_vec()).ok()?;
+        (!known.includes(&one)).then_some(*r)
+    })
 }
 
 /// The part of `ctx` that is `replica`'s own.

@@ -87,28 +87,17 @@ impl Peers {
         }
         self.list
             .iter()
-            .filter(|p| {
-                locked(&p.acked)
-                    .get(cart_id)
-                    .is_some_and(|ctx| ctx.includes(own))
-            })
+            .filter(|p| locked(&p.acked).get(cart_id).is_some_and(|ctx| ctx.includes(own)))
             .filter_map(|p| locked(&p.name).clone())
             .collect()
     }
 
     /// Starts one replication task per peer.
     pub fn spawn(region: &Arc<Region>, token: String) {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_default();
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default();
         for peer in region.peers.iter() {
-            let (region, peer, client, token) = (
-                Arc::clone(region),
-                Arc::clone(peer),
-                client.clone(),
-                token.clone(),
-            );
+            let (region, peer, client, token) =
+                (Arc::clone(region), Arc::clone(peer), client.clone(), token.clone());
             tokio::spawn(async move { replicate(region, peer, client, token).await });
         }
     }
@@ -165,19 +154,9 @@ pub async fn sync_cart(
     token: &str,
     cart_id: &str,
 ) -> Result<(), String> {
-    let state = region
-        .store
-        .load(cart_id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let acked = locked(&peer.acked)
-        .get(cart_id)
-        .cloned()
-        .unwrap_or_default();
-    let request = SyncRequest {
-        context: state.context().clone(),
-        delta: state.delta_since(&acked),
-    };
+    let state = region.store.load(cart_id).await.map_err(|e| e.to_string())?;
+    let acked = locked(&peer.acked).get(cart_id).cloned().unwrap_or_default();
+    let request = SyncRequest { context: state.context().clone(), delta: state.delta_since(&acked) };
     let response = client
         .post(format!("{}/internal/v1/carts/{cart_id}/sync", peer.url))
         .bearer_auth(token)
@@ -194,10 +173,7 @@ pub async fn sync_cart(
     let answer = SyncResponse::from_bytes(&body).map_err(|e| e.to_string())?;
     *locked(&peer.name) = Some(answer.durability.accepted_by.clone());
     let from = answer.durability.accepted_by.clone();
-    region
-        .apply(cart_id, answer.delta, Some(&from))
-        .await
-        .map_err(|e| e.to_string())?;
+    region.apply(cart_id, answer.delta, Some(&from)).await.map_err(|e| e.to_string())?;
     locked(&peer.acked).insert(cart_id.to_owned(), answer.context);
     metrics::counter!("cart_replication_syncs_total").increment(1);
     Ok(())

@@ -1,12 +1,7 @@
 //! The real binary, as an operator runs it: kill -9 during a stream of writes loses
 //! no acknowledged change; a peer stopped and restarted while both regions take writes
 //! ends byte-identical with the other.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod common;
 
@@ -32,24 +27,14 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Starts the binary and waits for its "listening on" line.
 fn serve(region: &str, port: u16, data: &Path, peers: &[u16]) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sync-server"));
     command
-        .args([
-            "serve",
-            "--region",
-            region,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
+        .args(["serve", "--region", region, "--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(data)
         .env("CART_TOKEN_SECRET", SECRET)
@@ -61,14 +46,9 @@ fn serve(region: &str, port: u16, data: &Path, peers: &[u16]) -> Server {
     }
     let mut child = command.spawn().unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert!(line.contains("listening on"), "{line}");
-    Server {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    }
+    Server { child, url: format!("http://127.0.0.1:{port}") }
 }
 
 fn auth() -> sync_server::auth::Auth {
@@ -84,36 +64,22 @@ async fn add(client: &reqwest::Client, url: &str, item: &str) -> Result<(), Stri
         .send()
         .await
         .map_err(|e| e.to_string())?;
-    if response.status() == 200 {
-        Ok(())
-    } else {
-        Err(response.status().to_string())
-    }
+    if response.status() == 200 { Ok(()) } else { Err(response.status().to_string()) }
 }
 
 /// A region's whole stored cart, read through the peer sync route.
 async fn whole_cart(client: &reqwest::Client, server: &Server) -> Option<CartState> {
     let token = auth().issue_region("observer", 600).unwrap();
-    let request = SyncRequest {
-        context: CausalContext::new(),
-        delta: CartState::new(),
-    };
+    let request = SyncRequest { context: CausalContext::new(), delta: CartState::new() };
     let response = client
-        .post(format!(
-            "{}/internal/v1/carts/cart-shopper/sync",
-            server.url
-        ))
+        .post(format!("{}/internal/v1/carts/cart-shopper/sync", server.url))
         .bearer_auth(token)
         .header("content-type", "application/octet-stream")
         .body(request.to_bytes())
         .send()
         .await
         .ok()?;
-    Some(
-        SyncResponse::from_bytes(&response.bytes().await.ok()?)
-            .ok()?
-            .delta,
-    )
+    Some(SyncResponse::from_bytes(&response.bytes().await.ok()?).ok()?.delta)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,11 +91,8 @@ async fn kill_9_loses_no_acknowledged_change() {
     let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let writers: Vec<_> = (0..4)
         .map(|w| {
-            let (client, acked, url) = (
-                client.clone(),
-                std::sync::Arc::clone(&acknowledged),
-                server.url.clone(),
-            );
+            let (client, acked, url) =
+                (client.clone(), std::sync::Arc::clone(&acknowledged), server.url.clone());
             tokio::spawn(async move {
                 for i in 0.. {
                     let item = format!("itm_{w}_{i}");
@@ -148,24 +111,12 @@ async fn kill_9_loses_no_acknowledged_change() {
         w.await.unwrap();
     }
     let acked = acknowledged.lock().unwrap().clone();
-    assert!(
-        acked.len() > 20,
-        "only {} writes were acknowledged",
-        acked.len()
-    );
+    assert!(acked.len() > 20, "only {} writes were acknowledged", acked.len());
     let server = serve("us-west", port, dir.path(), &[]);
     let cart = whole_cart(&client, &server).await.unwrap();
     let missing: Vec<&String> = acked.iter().filter(|i| cart.quantity(i) == 0).collect();
-    assert!(
-        missing.is_empty(),
-        "{} of {} acknowledged adds lost: {missing:?}",
-        missing.len(),
-        acked.len()
-    );
-    eprintln!(
-        "{} acknowledged adds, all present after kill -9",
-        acked.len()
-    );
+    assert!(missing.is_empty(), "{} of {} acknowledged adds lost: {missing:?}", missing.len(), acked.len());
+    eprintln!("{} acknowledged adds, all present after kill -9", acked.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

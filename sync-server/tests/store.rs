@@ -1,11 +1,6 @@
 //! The embedded store keeps a snapshot plus a log of deltas: whatever the log's length,
 //! a reopened store reads exactly the cart that was acknowledged.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use cart_core::{AttrPatch, Replica};
 use sync_server::store::CartStore;
@@ -23,23 +18,14 @@ async fn snapshots_and_logs_read_back_the_same_cart() {
             let delta = if i % 5 == 4 {
                 phone.remove(&item).unwrap()
             } else {
-                phone
-                    .add(&item, 1, &AttrPatch::new().unwrap_or_price(i))
-                    .unwrap()
+                phone.add(&item, 1, &AttrPatch::new().unwrap_or_price(i)).unwrap()
             };
             let merged = store.merge("cart-x", delta.clone()).await.unwrap();
-            assert_eq!(
-                merged.state.to_bytes(),
-                phone.state().to_bytes(),
-                "after {i} writes"
-            );
+            assert_eq!(merged.state.to_bytes(), phone.state().to_bytes(), "after {i} writes");
             // A delta delivered again changes nothing and writes nothing.
             assert!(!store.merge("cart-x", delta).await.unwrap().changed);
         }
-        assert_eq!(
-            store.load("cart-x").await.unwrap().to_bytes(),
-            phone.state().to_bytes()
-        );
+        assert_eq!(store.load("cart-x").await.unwrap().to_bytes(), phone.state().to_bytes());
         assert_eq!(store.cart_ids().await.unwrap(), vec!["cart-x".to_owned()]);
     }
     // Reopened: nothing cached, so the snapshot and the log are read from disk. (The
@@ -53,10 +39,7 @@ async fn snapshots_and_logs_read_back_the_same_cart() {
         reopened = EmbeddedStore::open(dir.path());
     }
     let store = reopened.unwrap();
-    assert_eq!(
-        store.load("cart-x").await.unwrap().to_bytes(),
-        phone.state().to_bytes()
-    );
+    assert_eq!(store.load("cart-x").await.unwrap().to_bytes(), phone.state().to_bytes());
     phone.add("itm_after", 1, &AttrPatch::new()).unwrap();
     let merged = store.merge("cart-x", phone.state().clone()).await.unwrap();
     assert_eq!(merged.state.to_bytes(), phone.state().to_bytes());
@@ -69,10 +52,6 @@ trait PriceOf {
 
 impl PriceOf for AttrPatch {
     fn unwrap_or_price(self, i: u64) -> Self {
-        if i % 3 == 0 {
-            self.unit_price(format!("{}.5", i % 7))
-        } else {
-            self
-        }
+        if i % 3 == 0 { self.unit_price(format!("{}.5", i % 7)) } else { self }
     }
 }

@@ -85,21 +85,9 @@ pub fn encode_state(state: &CartState) -> Vec<u8> {
         let i = replicas.binary_search(r.as_bytes()).unwrap_or_default();
         u32::try_from(i).unwrap_or(u32::MAX)
     };
-    let dot = |d: &Dot| {
-        (
-            index(&d.replica),
-            state
-                .context
-                .max_counter(&d.replica)
-                .saturating_sub(d.counter),
-        )
-    };
+    let dot = |d: &Dot| (index(&d.replica), state.context.max_counter(&d.replica).saturating_sub(d.counter));
     let wire = WireState {
-        context: state
-            .context
-            .iter()
-            .map(|(r, ranges)| (index(r), gaps(ranges)))
-            .collect(),
+        context: state.context.iter().map(|(r, ranges)| (index(r), gaps(ranges))).collect(),
         limit: state.limit.iter().map(|(d, l)| (dot(d), *l)).collect(),
         items: state
             .items
@@ -113,16 +101,12 @@ pub fn encode_state(state: &CartState) -> Vec<u8> {
                             QtyWrite::Add(n) => WireQty::Add(n),
                             QtyWrite::Set(n) => WireQty::Set(n),
                         };
-                        let attrs =
-                            (previous != Some(w.attrs.as_ref())).then(|| wire_attrs(&w.attrs));
+                        let attrs = (previous != Some(w.attrs.as_ref())).then(|| wire_attrs(&w.attrs));
                         previous = Some(&w.attrs);
                         (dot(d), qty, w.version, attrs)
                     })
                     .collect();
-                WireItem {
-                    id: id.as_str(),
-                    writes,
-                }
+                WireItem { id: id.as_str(), writes }
             })
             .collect(),
         replicas: replicas.clone(),
@@ -143,21 +127,13 @@ pub fn decode_state(bytes: &[u8]) -> Result<CartState, DecodeError> {
 /// The same bytes or an error: every state has exactly one encoding, so over-long
 /// varints and other spellings of the same value are refused.
 fn canonical(input: &[u8], reencoded: &[u8]) -> Result<(), DecodeError> {
-    if input == reencoded {
-        Ok(())
-    } else {
-        Err(DecodeError::NotCanonical)
-    }
+    if input == reencoded { Ok(()) } else { Err(DecodeError::NotCanonical) }
 }
 
 fn decode_state_body(bytes: &[u8]) -> Result<CartState, DecodeError> {
     let body = split_header(bytes, STATE_MAGIC, FORMAT_VERSION, "CART")?;
     let wire: WireState<'_> = from_body(body)?;
-    let replicas: Vec<ReplicaId> = wire
-        .replicas
-        .iter()
-        .map(|b| ReplicaId::from_bytes(*b))
-        .collect();
+    let replicas: Vec<ReplicaId> = wire.replicas.iter().map(|b| ReplicaId::from_bytes(*b)).collect();
     if replicas.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
         return Err(InvalidState::NotSorted("replica ids").into());
     }
@@ -174,26 +150,14 @@ fn decode_state_body(bytes: &[u8]) -> Result<CartState, DecodeError> {
             return Err(InvalidState::NotSorted("context replicas").into());
         }
         prev = Some(i);
-        context
-            .set_ranges(replica(i)?, ungaps(&encoded)?)
-            .map_err(InvalidState::from)?;
+        context.set_ranges(replica(i)?, ungaps(&encoded)?).map_err(InvalidState::from)?;
     }
     let dot = |(i, below): WireDot| -> Result<Dot, InvalidState> {
         let replica = replica(i)?;
-        let counter = context
-            .max_counter(&replica)
-            .checked_sub(below)
-            .filter(|c| *c > 0);
-        Ok(Dot::new(
-            replica,
-            counter.ok_or(InvalidState::Counter(below))?,
-        ))
+        let counter = context.max_counter(&replica).checked_sub(below).filter(|c| *c > 0);
+        Ok(Dot::new(replica, counter.ok_or(InvalidState::Counter(below))?))
     };
-    let limit = wire
-        .limit
-        .into_iter()
-        .map(|(d, l)| Ok((dot(d)?, l)))
-        .collect::<Result<_, InvalidState>>()?;
+    let limit = wire.limit.into_iter().map(|(d, l)| Ok((dot(d)?, l))).collect::<Result<_, InvalidState>>()?;
     let mut items = Vec::with_capacity(wire.items.len());
     for item in wire.items {
         let mut writes = Vec::with_capacity(item.writes.len());
@@ -205,24 +169,14 @@ fn decode_state_body(bytes: &[u8]) -> Result<CartState, DecodeError> {
             };
             let attrs = match attrs {
                 Some(a) => Arc::new(item_attrs(a)?),
-                None => previous.clone().ok_or(InvalidState::NotSorted(
-                    "writes (the first must carry attributes)",
-                ))?,
+                None => previous
+                    .clone()
+                    .ok_or(InvalidState::NotSorted("writes (the first must carry attributes)"))?,
             };
             previous = Some(Arc::clone(&attrs));
-            writes.push((
-                dot(d)?,
-                Write {
-                    qty,
-                    version,
-                    attrs,
-                },
-            ));
+            writes.push((dot(d)?, Write { qty, version, attrs }));
         }
-        items.push(RawItem {
-            id: item.id.to_owned(),
-            writes,
-        });
+        items.push(RawItem { id: item.id.to_owned(), writes });
     }
     Ok(assemble(context, limit, items)?)
 }
@@ -230,10 +184,7 @@ fn decode_state_body(bytes: &[u8]) -> Result<CartState, DecodeError> {
 /// Encodes a causal context on its own, as a sync request carries it.
 #[must_use]
 pub fn encode_context(context: &CausalContext) -> Vec<u8> {
-    let wire: WireContext = context
-        .iter()
-        .map(|(r, ranges)| (*r.as_bytes(), gaps(ranges)))
-        .collect();
+    let wire: WireContext = context.iter().map(|(r, ranges)| (*r.as_bytes(), gaps(ranges))).collect();
     with_header(CONTEXT_MAGIC, &wire)
 }
 
@@ -252,9 +203,7 @@ pub fn decode_context(bytes: &[u8]) -> Result<CausalContext, DecodeError> {
             return Err(InvalidState::NotSorted("context replicas").into());
         }
         prev = Some(id);
-        context
-            .set_ranges(id, ungaps(&encoded)?)
-            .map_err(InvalidState::from)?;
+        context.set_ranges(id, ungaps(&encoded)?).map_err(InvalidState::from)?;
     }
     Ok(context)
 }
@@ -268,13 +217,8 @@ fn with_header<T: Serialize>(magic: &[u8; 4], body: &T) -> Vec<u8> {
 }
 
 fn from_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> {
-    let (value, rest) =
-        postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    if rest.is_empty() {
-        Ok(value)
-    } else {
-        Err(DecodeError::TrailingBytes(rest.len()))
-    }
+    let (value, rest) = postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if rest.is_empty() { Ok(value) } else { Err(DecodeError::TrailingBytes(rest.len())) }
 }
 
 /// Ranges as (gap before, length - 1): small numbers, short varints.
@@ -294,12 +238,8 @@ fn ungaps(encoded: &[(u64, u64)]) -> Result<Vec<CounterRange>, InvalidState> {
     let mut next = 1_u64;
     let mut out = Vec::with_capacity(encoded.len());
     for &(gap, len) in encoded {
-        let start = next
-            .checked_add(gap)
-            .ok_or(InvalidState::Counter(u64::MAX))?;
-        let end = start
-            .checked_add(len)
-            .ok_or(InvalidState::Counter(u64::MAX))?;
+        let start = next.checked_add(gap).ok_or(InvalidState::Counter(u64::MAX))?;
+        let end = start.checked_add(len).ok_or(InvalidState::Counter(u64::MAX))?;
         if end > Dot::MAX_COUNTER {
             return Err(InvalidState::Counter(end));
         }
@@ -311,24 +251,15 @@ fn ungaps(encoded: &[(u64, u64)]) -> Result<Vec<CounterRange>, InvalidState> {
 
 fn wire_attrs(a: &ItemAttrs) -> WireAttrs<'_> {
     WireAttrs {
-        price: a
-            .unit_price
-            .map(|p| (p.mantissa().unsigned_abs(), p.scale())),
+        price: a.unit_price.map(|p| (p.mantissa().unsigned_abs(), p.scale())),
         name: a.name.as_deref(),
         image_url: a.image_url.as_deref(),
-        extra: a
-            .extra
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect(),
+        extra: a.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
     }
 }
 
 fn item_attrs(w: WireAttrs<'_>) -> Result<ItemAttrs, InvalidState> {
-    if w.extra
-        .windows(2)
-        .any(|p| matches!(p, [a, b] if a.0 >= b.0))
-    {
+    if w.extra.windows(2).any(|p| matches!(p, [a, b] if a.0 >= b.0)) {
         return Err(InvalidState::NotSorted("attribute keys"));
     }
     let unit_price = match w.price {
@@ -343,11 +274,7 @@ fn item_attrs(w: WireAttrs<'_>) -> Result<ItemAttrs, InvalidState> {
         unit_price,
         name: w.name.map(str::to_owned),
         image_url: w.image_url.map(str::to_owned),
-        extra: w
-            .extra
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
+        extra: w.extra.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
     })
 }
 
@@ -358,10 +285,7 @@ pub const REPLICA_MAGIC: &[u8; 4] = b"CREP";
 /// canonical across replicas (it holds private bookkeeping); use [`encode_state`] for that.
 #[must_use]
 pub fn encode_replica(id: ReplicaId, next_counter: u64, state: &CartState) -> Vec<u8> {
-    with_header(
-        REPLICA_MAGIC,
-        &(id.as_bytes(), next_counter, encode_state(state)),
-    )
+    with_header(REPLICA_MAGIC, &(id.as_bytes(), next_counter, encode_state(state)))
 }
 
 /// Decodes a replica snapshot into its id, next counter and state.
@@ -385,15 +309,8 @@ pub(crate) fn encode_pair(
     delta: &[u8],
     durability: Option<&crate::sync::Durability>,
 ) -> Vec<u8> {
-    let durability = durability.map(|d| {
-        (
-            d.accepted_by.as_str(),
-            d.replicated_to
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-        )
-    });
+    let durability = durability
+        .map(|d| (d.accepted_by.as_str(), d.replicated_to.iter().map(String::as_str).collect::<Vec<_>>()));
     let wire: WirePair<'_> = (context, delta, durability);
     with_header(magic, &wire)
 }
@@ -409,9 +326,6 @@ pub(crate) fn decode_pair(
         accepted_by: by.to_owned(),
         replicated_to: to.into_iter().map(str::to_owned).collect(),
     });
-    canonical(
-        bytes,
-        &encode_pair(magic, context, delta, durability.as_ref()),
-    )?;
+    canonical(bytes, &encode_pair(magic, context, delta, durability.as_ref()))?;
     Ok((decode_context(context)?, decode_state(delta)?, durability))
 }

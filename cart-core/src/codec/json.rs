@@ -79,10 +79,7 @@ struct JsonAttrs {
 
 impl JsonAttrs {
     fn is_empty(&self) -> bool {
-        self.unit_price.is_none()
-            && self.name.is_none()
-            && self.image_url.is_none()
-            && self.extra.is_empty()
+        self.unit_price.is_none() && self.name.is_none() && self.image_url.is_none() && self.extra.is_empty()
     }
 }
 
@@ -93,14 +90,7 @@ pub fn encode_state(state: &CartState) -> String {
         format: FORMAT.to_owned(),
         version: VERSION,
         context: context_map(&state.context),
-        item_limit: state
-            .limit
-            .iter()
-            .map(|(d, l)| JsonLimit {
-                dot: d.to_string(),
-                limit: *l,
-            })
-            .collect(),
+        item_limit: state.limit.iter().map(|(d, l)| JsonLimit { dot: d.to_string(), limit: *l }).collect(),
         items: state
             .items
             .iter()
@@ -118,13 +108,7 @@ pub fn encode_state(state: &CartState) -> String {
                             image_url: w.attrs.image_url.clone(),
                             extra: w.attrs.extra.clone(),
                         };
-                        JsonWrite {
-                            dot: d.to_string(),
-                            add,
-                            set,
-                            version: w.version.to_string(),
-                            attributes,
-                        }
+                        JsonWrite { dot: d.to_string(), add, set, version: w.version.to_string(), attributes }
                     })
                     .collect();
                 (id.to_string(), JsonItem { writes })
@@ -140,16 +124,12 @@ pub fn encode_state(state: &CartState) -> String {
 /// # Errors
 /// [`DecodeError`] naming the first problem found.
 pub fn decode_state(text: &str) -> Result<CartState, DecodeError> {
-    let json: JsonState =
-        serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let json: JsonState = serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if json.format != FORMAT {
         return Err(DecodeError::BadMagic { expected: FORMAT });
     }
     if json.version != VERSION {
-        return Err(DecodeError::UnsupportedVersion {
-            found: json.version,
-            supported: VERSION,
-        });
+        return Err(DecodeError::UnsupportedVersion { found: json.version, supported: VERSION });
     }
     let context = parse_context_map(&json.context)?;
     let mut limit = json
@@ -172,27 +152,11 @@ pub fn decode_state(text: &str) -> Result<CartState, DecodeError> {
                 }
             };
             let a = w.attributes;
-            let unit_price = a
-                .unit_price
-                .as_deref()
-                .map(parse_price)
-                .transpose()
-                .map_err(InvalidState::from)?;
-            let attrs = ItemAttrs {
-                unit_price,
-                name: a.name,
-                image_url: a.image_url,
-                extra: a.extra,
-            };
+            let unit_price =
+                a.unit_price.as_deref().map(parse_price).transpose().map_err(InvalidState::from)?;
+            let attrs = ItemAttrs { unit_price, name: a.name, image_url: a.image_url, extra: a.extra };
             let version = parse_counter(&w.version)?;
-            writes.push((
-                parse_dot(&w.dot)?,
-                Write {
-                    qty,
-                    version,
-                    attrs: Arc::new(attrs),
-                },
-            ));
+            writes.push((parse_dot(&w.dot)?, Write { qty, version, attrs: Arc::new(attrs) }));
         }
         writes.sort_unstable_by_key(|(dot, _)| *dot);
         items.push(RawItem { id, writes });
@@ -222,13 +186,7 @@ fn context_map(context: &CausalContext) -> BTreeMap<String, String> {
         .map(|(r, ranges)| {
             let text: Vec<String> = ranges
                 .iter()
-                .map(|&(s, e)| {
-                    if s == e {
-                        s.to_string()
-                    } else {
-                        format!("{s}-{e}")
-                    }
-                })
+                .map(|&(s, e)| if s == e { s.to_string() } else { format!("{s}-{e}") })
                 .collect();
             (r.to_string(), text.join(","))
         })
@@ -244,23 +202,18 @@ fn parse_context_map(map: &BTreeMap<String, String>) -> Result<CausalContext, De
             let (s, e) = part.split_once('-').unwrap_or((part, part));
             ranges.push((parse_counter(s)?, parse_counter(e)?));
         }
-        context
-            .set_ranges(replica, ranges)
-            .map_err(|e: ContextError| InvalidState::from(e))?;
+        context.set_ranges(replica, ranges).map_err(|e: ContextError| InvalidState::from(e))?;
     }
     Ok(context)
 }
 
 fn parse_replica(text: &str) -> Result<ReplicaId, DecodeError> {
-    let id: ReplicaId = text
-        .parse()
-        .map_err(|e: crate::dot::ReplicaIdError| DecodeError::Malformed(e.to_string()))?;
+    let id: ReplicaId =
+        text.parse().map_err(|e: crate::dot::ReplicaIdError| DecodeError::Malformed(e.to_string()))?;
     if id.to_string() == text {
         Ok(id)
     } else {
-        Err(DecodeError::Malformed(format!(
-            "replica id {text:?} must be written as {id}"
-        )))
+        Err(DecodeError::Malformed(format!("replica id {text:?} must be written as {id}")))
     }
 }
 
@@ -269,16 +222,14 @@ fn parse_counter(text: &str) -> Result<u64, DecodeError> {
         && text.bytes().all(|b| b.is_ascii_digit())
         && (text == "0" || !text.starts_with('0'));
     digits.then(|| text.parse().ok()).flatten().ok_or_else(|| {
-        DecodeError::Malformed(format!(
-            "counter {text:?} is not a whole number in canonical form"
-        ))
+        DecodeError::Malformed(format!("counter {text:?} is not a whole number in canonical form"))
     })
 }
 
 fn parse_dot(text: &str) -> Result<Dot, DecodeError> {
-    let (counter, replica) = text.split_once('@').ok_or_else(|| {
-        DecodeError::Malformed(format!("dot {text:?} is not of the form counter@replica"))
-    })?;
+    let (counter, replica) = text
+        .split_once('@')
+        .ok_or_else(|| DecodeError::Malformed(format!("dot {text:?} is not of the form counter@replica")))?;
     Ok(Dot::new(parse_replica(replica)?, parse_counter(counter)?))
 }
 
@@ -308,8 +259,7 @@ pub(crate) fn encode_pair(
 pub(crate) fn decode_pair(
     text: &str,
 ) -> Result<(CausalContext, CartState, Option<crate::sync::Durability>), DecodeError> {
-    let pair: JsonPair =
-        serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let pair: JsonPair = serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     let context = decode_context(&pair.context.to_string())?;
     let delta = decode_state(&pair.delta.to_string())?;
     Ok((context, delta, pair.durability))

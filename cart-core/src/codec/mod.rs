@@ -113,15 +113,8 @@ pub(crate) fn assemble(
     limit: Vec<(Dot, u32)>,
     items: Vec<RawItem>,
 ) -> Result<CartState, InvalidState> {
-    let mut state = CartState {
-        context,
-        ..CartState::new()
-    };
-    check_dots(
-        &state.context,
-        limit.iter().map(|(d, _)| d),
-        "item limit dots",
-    )?;
+    let mut state = CartState { context, ..CartState::new() };
+    check_dots(&state.context, limit.iter().map(|(d, _)| d), "item limit dots")?;
     for (_, l) in &limit {
         if !(1..=MAX_ITEM_LIMIT).contains(l) {
             return Err(InvalidState::ItemLimit(*l));
@@ -135,11 +128,7 @@ pub(crate) fn assemble(
             return Err(InvalidState::NotSorted("item ids"));
         }
         prev = Some(id.clone());
-        check_dots(
-            &state.context,
-            raw.writes.iter().map(|(d, _)| d),
-            "write dots",
-        )?;
+        check_dots(&state.context, raw.writes.iter().map(|(d, _)| d), "write dots")?;
         if raw.writes.is_empty() {
             return Err(InvalidState::EmptyItem(id.to_string()));
         }
@@ -147,10 +136,7 @@ pub(crate) fn assemble(
         for (dot, write) in raw.writes {
             let (QtyWrite::Add(n) | QtyWrite::Set(n)) = write.qty;
             if !(1..=MAX_ITEM_LIMIT).contains(&n) {
-                return Err(InvalidState::Quantity {
-                    item: id.to_string(),
-                    value: n,
-                });
+                return Err(InvalidState::Quantity { item: id.to_string(), value: n });
             }
             write.attrs.check()?;
             item.writes.insert(dot, write);
@@ -204,10 +190,7 @@ pub(crate) fn split_header<'a>(
         return Err(DecodeError::BadMagic { expected: name });
     }
     if head[4] != version {
-        return Err(DecodeError::UnsupportedVersion {
-            found: head[4],
-            supported: version,
-        });
+        return Err(DecodeError::UnsupportedVersion { found: head[4], supported: version });
     }
     Ok(body)
 }

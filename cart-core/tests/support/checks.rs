@@ -19,10 +19,7 @@ pub fn decode_anything(data: &[u8]) {
         assert_eq!(a.to_bytes(), state.to_bytes());
     }
     if let Ok(ctx) = CausalContext::from_bytes(data) {
-        assert_eq!(
-            CausalContext::from_bytes(&ctx.to_bytes()).expect("re-encoded context decodes"),
-            ctx
-        );
+        assert_eq!(CausalContext::from_bytes(&ctx.to_bytes()).expect("re-encoded context decodes"), ctx);
     }
     if let Ok(replica) = Replica::from_bytes(data) {
         let again = Replica::from_bytes(&replica.to_bytes()).expect("re-encoded replica decodes");
@@ -31,10 +28,7 @@ pub fn decode_anything(data: &[u8]) {
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(state) = CartState::from_json(text) {
-            assert_eq!(
-                CartState::from_bytes(&state.to_bytes()).expect("decodes"),
-                state
-            );
+            assert_eq!(CartState::from_bytes(&state.to_bytes()).expect("decodes"), state);
         }
     }
 }
@@ -42,9 +36,8 @@ pub fn decode_anything(data: &[u8]) {
 /// Interprets bytes as operations and merges among three replicas, then syncs them
 /// all: they must converge to identical bytes, and equal the join of every delta.
 pub fn operations_converge(data: &[u8]) {
-    let mut replicas: Vec<Replica> = (1..=3)
-        .map(|i| Replica::with_id(ReplicaId::from_bytes([i; 16])))
-        .collect();
+    let mut replicas: Vec<Replica> =
+        (1..=3).map(|i| Replica::with_id(ReplicaId::from_bytes([i; 16]))).collect();
     let mut deltas: Vec<CartState> = Vec::new();
     let items = ["itm_a", "itm_b", "itm_c"];
     for chunk in data.chunks(3) {
@@ -78,10 +71,7 @@ pub fn operations_converge(data: &[u8]) {
                 continue;
             }
             _ => {
-                if let Some(d) = deltas
-                    .get(usize::from(extra) % deltas.len().max(1))
-                    .cloned()
-                {
+                if let Some(d) = deltas.get(usize::from(extra) % deltas.len().max(1)).cloned() {
                     replicas[at].join(&d);
                 }
                 continue;
@@ -109,9 +99,5 @@ pub fn operations_converge(data: &[u8]) {
     for d in deltas.iter().rev() {
         from_deltas.join(d);
     }
-    assert_eq!(
-        from_deltas.to_bytes(),
-        bytes,
-        "the join of all deltas differs from the synced state"
-    );
+    assert_eq!(from_deltas.to_bytes(), bytes, "the join of all deltas differs from the synced state");
 }

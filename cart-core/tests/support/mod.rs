@@ -39,10 +39,7 @@ pub fn sync(a: &mut Replica, b: &mut Replica) {
 
 /// The visible cart as (item, quantity) pairs.
 pub fn cart(state: &CartState) -> Vec<(String, u32)> {
-    state
-        .lines()
-        .map(|l| (l.item.to_string(), l.quantity))
-        .collect()
+    state.lines().map(|l| (l.item.to_string(), l.quantity)).collect()
 }
 
 /// Splits a slice into two disjoint mutable references.

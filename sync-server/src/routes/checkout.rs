@@ -34,10 +34,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
         .to_str()
         .map_err(|_| AppError::invalid("Idempotency-Key", "must be printable ASCII"))?;
     if key.is_empty() || key.len() > 128 || key.chars().any(|c| c.is_ascii_control()) {
-        return Err(AppError::invalid(
-            "Idempotency-Key",
-            "must be 1 to 128 printable characters",
-        ));
+        return Err(AppError::invalid("Idempotency-Key", "must be 1 to 128 printable characters"));
     }
     Ok(key.to_owned())
 }
@@ -55,19 +52,13 @@ async fn home(app: &AppState) -> Result<Option<String>, AppError> {
                     .send()
                     .await
                     .and_then(reqwest::Response::error_for_status)
-                    .map_err(|e| {
-                        AppError::unavailable(format!("peer {} is unreachable: {e}", peer.url), 2)
-                    })?
+                    .map_err(|e| AppError::unavailable(format!("peer {} is unreachable: {e}", peer.url), 2))?
                     .json()
                     .await
                     .map_err(|e| {
                         AppError::unavailable(format!("peer {} answered badly: {e}", peer.url), 2)
                     })?;
-                health
-                    .get("region")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
+                health.get("region").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned()
             }
         };
         if name < best.0 {
@@ -110,13 +101,7 @@ pub async fn checkout(
 ) -> Result<Response, AppError> {
     let key = idempotency_key(&headers)?;
     if let Some(url) = home(&app).await? {
-        return forward(
-            &app,
-            reqwest::Method::POST,
-            format!("{url}/api/v1/cart/checkout"),
-            &headers,
-        )
-        .await;
+        return forward(&app, reqwest::Method::POST, format!("{url}/api/v1/cart/checkout"), &headers).await;
     }
     let region = &app.region;
     let cart_id = caller.cart();
@@ -125,17 +110,12 @@ pub async fn checkout(
         return Ok((StatusCode::OK, Json(order)).into_response());
     }
     for peer in region.peers.iter() {
-        sync_cart(region, peer, &app.client, &app.region_token, &cart_id)
-            .await
-            .map_err(|e| {
-                AppError::unavailable(
-                    format!(
-                        "cannot read the cart across regions ({}: {e}); no order was made",
-                        peer.url
-                    ),
-                    2,
-                )
-            })?;
+        sync_cart(region, peer, &app.client, &app.region_token, &cart_id).await.map_err(|e| {
+            AppError::unavailable(
+                format!("cannot read the cart across regions ({}: {e}); no order was made", peer.url),
+                2,
+            )
+        })?;
     }
     let state = region.store.load(&cart_id).await?;
     if state.is_empty_cart() {
@@ -167,14 +147,9 @@ pub async fn checkout(
     };
     let mut replica = Replica::restore(region.replica, 1, state.as_ref().clone());
     let removal = replica.remove_seen(state.context())?;
-    let stored = region
-        .store
-        .commit_checkout(&cart_id, removal, order)
-        .await?;
+    let stored = region.store.commit_checkout(&cart_id, removal, order).await?;
     // Announce and replicate the removal (joining what is already stored changes nothing).
-    region
-        .apply(&cart_id, replica.state().clone(), None)
-        .await?;
+    region.apply(&cart_id, replica.state().clone(), None).await?;
     region.peers.mark_dirty(&cart_id, None);
     metrics::counter!("cart_checkouts_total").increment(1);
     Ok((StatusCode::CREATED, Json(stored)).into_response())
@@ -192,13 +167,7 @@ pub async fn get_order(
         Some(_) => Err(AppError::not_found("no such order")),
         None => match home(&app).await.ok().flatten() {
             Some(url) => {
-                forward(
-                    &app,
-                    reqwest::Method::GET,
-                    format!("{url}/api/v1/orders/{order_id}"),
-                    &headers,
-                )
-                .await
+                forward(&app, reqwest::Method::GET, format!("{url}/api/v1/orders/{order_id}"), &headers).await
             }
             None => Err(AppError::not_found("no such order")),
         },

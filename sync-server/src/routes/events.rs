@@ -27,16 +27,10 @@ pub async fn cart_events(
     let hello = tokio_stream::once(Ok(Event::default().event("ready").data(region)));
     let stream = changes.map(|change| {
         Ok(match change {
-            Ok(change) => Event::default()
-                .event("change")
-                .json_data(&change)
-                .unwrap_or_default(),
+            Ok(change) => Event::default().event("change").json_data(&change).unwrap_or_default(),
             // Missed messages: the device should sync, which is what a change says too.
             Err(_) => Event::default().event("change").data("{}"),
         })
     });
-    Ok(
-        Sse::new(hello.chain(stream))
-            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
-    )
+    Ok(Sse::new(hello.chain(stream)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

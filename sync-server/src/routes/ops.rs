@@ -19,23 +19,16 @@ pub async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
 /// `GET /readyz`: the store answers.
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     match app.region.store.load("readyz-probe").await {
-        Ok(_) => (
-            StatusCode::OK,
-            Json(json!({"status": "ready", "region": app.region.name})),
-        ),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "not ready", "reason": e.to_string()})),
-        ),
+        Ok(_) => (StatusCode::OK, Json(json!({"status": "ready", "region": app.region.name}))),
+        Err(e) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "not ready", "reason": e.to_string()})))
+        }
     }
 }
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render())
 }
 
 /// `GET /openapi.json`.

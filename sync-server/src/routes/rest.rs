@@ -69,8 +69,7 @@ pub fn view(user: &str, state: &CartState) -> CartView {
             .map(|(r, n)| (r.to_string(), n))
             .filter(|(_, n)| *n > 0)
             .collect(),
-        total: number(state.total().to_string())
-            .unwrap_or_else(|| number("0".into()).unwrap_or_default()),
+        total: number(state.total().to_string()).unwrap_or_else(|| number("0".into()).unwrap_or_default()),
     }
 }
 
@@ -97,10 +96,7 @@ fn price_text(raw: Option<&RawValue>) -> Result<Option<String>, AppError> {
         Ok(s) => s,
         Err(_) if text.starts_with(|c: char| c.is_ascii_digit() || c == '-') => text.to_owned(),
         Err(_) => {
-            return Err(AppError::invalid(
-                "unit_price",
-                "must be a decimal number or a string holding one",
-            ));
+            return Err(AppError::invalid("unit_price", "must be a decimal number or a string holding one"));
         }
     };
     parse_price(&text)?;
@@ -114,17 +110,19 @@ fn patch(request: &ItemRequest) -> Result<AttrPatch, AppError> {
     Ok(patch)
 }
 
+/// Parses an item request and checks that its `user_id` is the caller.
+fn item_request(caller: &Caller, body: &[u8]) -> Result<ItemRequest, AppError> {
+    let request: ItemRequest = parse_json(body)?;
+    caller.is(&request.user_id)?;
+    Ok(request)
+}
+
 fn quantity(request: &ItemRequest) -> Result<i64, AppError> {
-    request
-        .quantity
-        .ok_or_else(|| AppError::invalid("quantity", "is required"))
+    request.quantity.ok_or_else(|| AppError::invalid("quantity", "is required"))
 }
 
 /// `GET /api/v1/cart`
-pub async fn get_cart(
-    State(app): State<AppState>,
-    caller: Caller,
-) -> Result<Json<CartView>, AppError> {
+pub async fn get_cart(State(app): State<AppState>, caller: Caller) -> Result<Json<CartView>, AppError> {
     let state = app.region.store.load(&caller.cart()).await?;
     Ok(Json(view(&caller.user, &state)))
 }
@@ -135,8 +133,7 @@ pub async fn add_item(
     caller: Caller,
     Body(body): Body,
 ) -> Result<Json<CartView>, AppError> {
-    let request: ItemRequest = parse_json(&body)?;
-    caller.is(&request.user_id)?;
+    let request = item_request(&caller, &body)?;
     let qty = quantity(&request)?;
     let mut patch = patch(&request)?;
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
@@ -159,16 +156,10 @@ pub async fn set_item(
     caller: Caller,
     Body(body): Body,
 ) -> Result<Json<CartView>, AppError> {
-    let request: ItemRequest = parse_json(&body)?;
-    caller.is(&request.user_id)?;
+    let request = item_request(&caller, &body)?;
     let qty = quantity(&request)?;
     let patch = patch(&request)?;
-    let state = app
-        .region
-        .act(&caller.cart(), |replica| {
-            replica.set(&request.item_id, qty, &patch)
-        })
-        .await?;
+    let state = app.region.act(&caller.cart(), |replica| replica.set(&request.item_id, qty, &patch)).await?;
     Ok(Json(view(&caller.user, &state)))
 }
 
@@ -178,8 +169,7 @@ pub async fn remove_item(
     caller: Caller,
     Body(body): Body,
 ) -> Result<Json<CartView>, AppError> {
-    let request: ItemRequest = parse_json(&body)?;
-    caller.is(&request.user_id)?;
+    let request = item_request(&caller, &body)?;
     let seen = version_vector(request.version_vector.as_ref())?;
     let cart = caller.cart();
     let known = app.region.store.load(&cart).await?;
@@ -188,12 +178,7 @@ pub async fn remove_item(
             "version_vector claims changes this region has not seen; send the vector a response of this region returned",
         ));
     }
-    let state = app
-        .region
-        .act(&cart, |replica| {
-            replica.remove_item_seen(&request.item_id, &seen)
-        })
-        .await?;
+    let state = app.region.act(&cart, |replica| replica.remove_item_seen(&request.item_id, &seen)).await?;
     Ok(Json(view(&caller.user, &state)))
 }
 
@@ -205,12 +190,8 @@ fn version_vector(value: Option<&serde_json::Value>) -> Result<CausalContext, Ap
             "is required: it says which changes the remove has seen",
         ));
     };
-    let map: BTreeMap<String, u64> = serde_json::from_value(value.clone()).map_err(|_| {
-        AppError::invalid(
-            "version_vector",
-            "must map replica ids to non-negative counters",
-        )
-    })?;
+    let map: BTreeMap<String, u64> = serde_json::from_value(value.clone())
+        .map_err(|_| AppError::invalid("version_vector", "must map replica ids to non-negative counters"))?;
     let mut entries = Vec::with_capacity(map.len());
     for (replica, counter) in map {
         let id: ReplicaId = replica.parse().map_err(|e: cart_core::ReplicaIdError| {
@@ -246,24 +227,17 @@ pub async fn merge_guest(
     Body(body): Body,
 ) -> Result<Json<CartView>, AppError> {
     let request: MergeRequest = parse_json(&body)?;
-    let guest = app
-        .auth
-        .verify(&request.guest_token)
-        .map_err(|e| AppError::invalid("guest_token", e.message))?;
+    let guest =
+        app.auth.verify(&request.guest_token).map_err(|e| AppError::invalid("guest_token", e.message))?;
     if guest.sub == caller.user {
-        return Err(AppError::invalid(
-            "guest_token",
-            "names the account itself, not a guest",
-        ));
+        return Err(AppError::invalid("guest_token", "names the account itself, not a guest"));
     }
     let guest_cart = cart_of(&guest.sub);
     let guest_state = app.region.store.load(&guest_cart).await?;
     // Dots are per cart, so the guest cart's writes cannot be joined as they are: this
     // region adds each guest line to the account cart, and joins those adds as one delta.
-    let lines: Vec<(String, u32, AttrPatch)> = guest_state
-        .lines()
-        .map(|l| (l.item.to_string(), l.quantity, patch_of(l.attrs)))
-        .collect();
+    let lines: Vec<(String, u32, AttrPatch)> =
+        guest_state.lines().map(|l| (l.item.to_string(), l.quantity, patch_of(l.attrs))).collect();
     let state = app
         .region
         .act(&caller.cart(), |replica| {
@@ -281,10 +255,6 @@ pub async fn merge_guest(
             Ok(delta)
         })
         .await?;
-    app.region
-        .act(&guest_cart, |replica| {
-            replica.remove_seen(guest_state.context())
-        })
-        .await?;
+    app.region.act(&guest_cart, |replica| replica.remove_seen(guest_state.context())).await?;
     Ok(Json(view(&caller.user, &state)))
 }

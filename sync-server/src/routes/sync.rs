@@ -20,18 +20,13 @@ enum Form {
 }
 
 fn form(headers: &HeaderMap) -> Result<Form, AppError> {
-    let kind = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if kind.starts_with("application/octet-stream") {
         Ok(Form::Binary)
     } else if kind.starts_with("application/json") {
         Ok(Form::Json)
     } else {
-        Err(AppError::unsupported_media(
-            "send application/octet-stream (binary) or application/json",
-        ))
+        Err(AppError::unsupported_media("send application/octet-stream (binary) or application/json"))
     }
 }
 
@@ -39,8 +34,8 @@ fn decode(form: Form, body: &[u8]) -> Result<SyncRequest, AppError> {
     let decoded = match form {
         Form::Binary => SyncRequest::from_bytes(body),
         Form::Json => {
-            let text = std::str::from_utf8(body)
-                .map_err(|_| AppError::malformed("the JSON body is not UTF-8"))?;
+            let text =
+                std::str::from_utf8(body).map_err(|_| AppError::malformed("the JSON body is not UTF-8"))?;
             SyncRequest::from_json(text)
         }
     };
@@ -49,16 +44,10 @@ fn decode(form: Form, body: &[u8]) -> Result<SyncRequest, AppError> {
 
 fn encode(form: Form, response: &SyncResponse) -> Response {
     match form {
-        Form::Binary => (
-            [(header::CONTENT_TYPE, "application/octet-stream")],
-            response.to_bytes(),
-        )
-            .into_response(),
-        Form::Json => (
-            [(header::CONTENT_TYPE, "application/json")],
-            response.to_json(),
-        )
-            .into_response(),
+        Form::Binary => {
+            ([(header::CONTENT_TYPE, "application/octet-stream")], response.to_bytes()).into_response()
+        }
+        Form::Json => ([(header::CONTENT_TYPE, "application/json")], response.to_json()).into_response(),
     }
 }
 
@@ -71,9 +60,9 @@ pub async fn device_sync(
     Body(body): Body,
 ) -> Result<Response, AppError> {
     caller.owns(&cart_id)?;
-    let device = caller.device.ok_or_else(|| {
-        AppError::forbidden("syncing needs a device token, one that names a replica id")
-    })?;
+    let device = caller
+        .device
+        .ok_or_else(|| AppError::forbidden("syncing needs a device token, one that names a replica id"))?;
     let form = form(&headers)?;
     let request = decode(form, &body)?;
     metrics::counter!("cart_sync_requests_total", "from" => "device").increment(1);

@@ -81,10 +81,8 @@ fn order_key(cart_id: &str, key: &str) -> String {
 }
 
 fn decode(cart_id: &str, bytes: &[u8]) -> Result<CartState, StoreError> {
-    CartState::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
-        key: cart_id.to_owned(),
-        why: e.to_string(),
-    })
+    CartState::from_bytes(bytes)
+        .map_err(|e| StoreError::Corrupt { key: cart_id.to_owned(), why: e.to_string() })
 }
 
 /// Reads a cart from its snapshot and log.
@@ -98,20 +96,13 @@ fn read_cart(
         None => CartState::new(),
     };
     let (mut next_seq, mut logged) = (0_u64, 0_u64);
-    for entry in deltas
-        .range((cart_id, 0)..=(cart_id, u64::MAX))
-        .map_err(backend)?
-    {
+    for entry in deltas.range((cart_id, 0)..=(cart_id, u64::MAX)).map_err(backend)? {
         let (key, bytes) = entry.map_err(backend)?;
         state.join(&decode(cart_id, bytes.value())?);
         next_seq = key.value().1.saturating_add(1);
         logged = logged.saturating_add(1);
     }
-    Ok(Cached {
-        state: Arc::new(state),
-        next_seq,
-        logged,
-    })
+    Ok(Cached { state: Arc::new(state), next_seq, logged })
 }
 
 impl EmbeddedStore {
@@ -139,9 +130,7 @@ impl EmbeddedStore {
     }
 
     fn send(&self, job: Job) -> Result<(), StoreError> {
-        self.jobs
-            .send(job)
-            .map_err(|_| StoreError::Unavailable("the store writer has stopped".into()))
+        self.jobs.send(job).map_err(|_| StoreError::Unavailable("the store writer has stopped".into()))
     }
 }
 
@@ -213,38 +202,26 @@ fn apply_group(db: &Database, cache: &Cache, group: &[Job]) -> Vec<Answer> {
                     Job::Merge { cart_id, delta, .. } => {
                         Answer::Merged(merge_into(&mut tables, cache, &mut written, cart_id, delta))
                     }
-                    Job::Checkout {
-                        cart_id,
-                        delta,
-                        order,
-                        ..
-                    } => {
+                    Job::Checkout { cart_id, delta, order, .. } => {
                         let key = order_key(cart_id, &order.idempotency_key);
-                        let existing = keys
-                            .get(key.as_str())
-                            .map_err(backend)?
-                            .map(|v| v.value().to_owned());
+                        let existing = keys.get(key.as_str()).map_err(backend)?.map(|v| v.value().to_owned());
                         let result = match existing {
                             Some(id) => match orders.get(id.as_str()).map_err(backend)? {
-                                Some(bytes) => {
-                                    serde_json::from_slice(bytes.value()).map_err(backend)
+                                Some(bytes) => serde_json::from_slice(bytes.value()).map_err(backend),
+                                None => {
+                                    Err(StoreError::Corrupt { key, why: "order key without order".into() })
                                 }
-                                None => Err(StoreError::Corrupt {
-                                    key,
-                                    why: "order key without order".into(),
-                                }),
                             },
-                            None => merge_into(&mut tables, cache, &mut written, cart_id, delta)
-                                .and_then(|_| {
-                                    let bytes =
-                                        serde_json::to_vec(order.as_ref()).map_err(backend)?;
+                            None => {
+                                merge_into(&mut tables, cache, &mut written, cart_id, delta).and_then(|_| {
+                                    let bytes = serde_json::to_vec(order.as_ref()).map_err(backend)?;
                                     orders
                                         .insert(order.order_id.as_str(), bytes.as_slice())
                                         .map_err(backend)?;
-                                    keys.insert(key.as_str(), order.order_id.as_str())
-                                        .map_err(backend)?;
+                                    keys.insert(key.as_str(), order.order_id.as_str()).map_err(backend)?;
                                     Ok(order.as_ref().clone())
-                                }),
+                                })
+                            }
                         };
                         Answer::Order(result)
                     }
@@ -265,10 +242,7 @@ fn apply_group(db: &Database, cache: &Cache, group: &[Job]) -> Vec<Answer> {
             answers
         }
         // Nothing was committed: the cache keeps the committed versions it had.
-        Err(e) => group
-            .iter()
-            .map(|_| Answer::Failed(e.to_string()))
-            .collect(),
+        Err(e) => group.iter().map(|_| Answer::Failed(e.to_string())).collect(),
     }
 }
 
@@ -279,12 +253,9 @@ fn merge_into(
     cart_id: &str,
     delta: &CartState,
 ) -> Result<Merged, StoreError> {
-    let cached = written.remove(cart_id).or_else(|| {
-        cache
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(cart_id)
-    });
+    let cached = written
+        .remove(cart_id)
+        .or_else(|| cache.write().unwrap_or_else(PoisonError::into_inner).remove(cart_id));
     let mut cart = match cached {
         Some(cart) => cart,
         None => read_cart(&tables.carts, &tables.deltas, cart_id)?,
@@ -294,10 +265,7 @@ fn merge_into(
     if changed {
         if cart.logged.saturating_add(1) >= COMPACT_AFTER || cart.next_seq == 0 {
             // A new snapshot, and an empty log.
-            tables
-                .carts
-                .insert(cart_id, cart.state.to_bytes().as_slice())
-                .map_err(backend)?;
+            tables.carts.insert(cart_id, cart.state.to_bytes().as_slice()).map_err(backend)?;
             let old: Vec<u64> = tables
                 .deltas
                 .range((cart_id, 0)..=(cart_id, u64::MAX))
@@ -310,10 +278,7 @@ fn merge_into(
             cart.logged = 0;
             cart.next_seq = cart.next_seq.max(1);
         } else {
-            tables
-                .deltas
-                .insert((cart_id, cart.next_seq), delta.to_bytes().as_slice())
-                .map_err(backend)?;
+            tables.deltas.insert((cart_id, cart.next_seq), delta.to_bytes().as_slice()).map_err(backend)?;
             cart.next_seq = cart.next_seq.saturating_add(1);
             cart.logged = cart.logged.saturating_add(1);
         }
@@ -326,12 +291,7 @@ fn merge_into(
 #[async_trait]
 impl CartStore for EmbeddedStore {
     async fn load(&self, cart_id: &str) -> Result<Arc<CartState>, StoreError> {
-        if let Some(cart) = self
-            .cache
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(cart_id)
-        {
+        if let Some(cart) = self.cache.read().unwrap_or_else(PoisonError::into_inner).get(cart_id) {
             return Ok(Arc::clone(&cart.state));
         }
         let txn = self.db.begin_read().map_err(backend)?;
@@ -342,14 +302,8 @@ impl CartStore for EmbeddedStore {
 
     async fn merge(&self, cart_id: &str, delta: CartState) -> Result<Merged, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Job::Merge {
-            cart_id: cart_id.to_owned(),
-            delta,
-            reply,
-        })?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable("the store writer stopped mid-request".into()))?
+        self.send(Job::Merge { cart_id: cart_id.to_owned(), delta, reply })?;
+        answer.await.map_err(|_| StoreError::Unavailable("the store writer stopped mid-request".into()))?
     }
 
     async fn cart_ids(&self) -> Result<Vec<String>, StoreError> {
@@ -367,9 +321,7 @@ impl CartStore for EmbeddedStore {
         let id = {
             let txn = self.db.begin_read().map_err(backend)?;
             let keys = txn.open_table(ORDER_KEYS).map_err(backend)?;
-            keys.get(order_key(cart_id, key).as_str())
-                .map_err(backend)?
-                .map(|v| v.value().to_owned())
+            keys.get(order_key(cart_id, key).as_str()).map_err(backend)?.map(|v| v.value().to_owned())
         };
         match id {
             Some(id) => self.order(&id).await,
@@ -394,14 +346,7 @@ impl CartStore for EmbeddedStore {
         order: Order,
     ) -> Result<Order, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Job::Checkout {
-            cart_id: cart_id.to_owned(),
-            delta,
-            order: Box::new(order),
-            reply,
-        })?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable("the store writer stopped mid-request".into()))?
+        self.send(Job::Checkout { cart_id: cart_id.to_owned(), delta, order: Box::new(order), reply })?;
+        answer.await.map_err(|_| StoreError::Unavailable("the store writer stopped mid-request".into()))?
     }
 }

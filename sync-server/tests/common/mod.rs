@@ -1,13 +1,6 @@
 //! Helpers for the server's tests: an app on a temporary embedded store, tokens, and
 //! requests sent without a socket.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
@@ -71,11 +64,7 @@ impl TestApp {
             }
             None => Body::empty(),
         };
-        let response = self
-            .router()
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap();
+        let response = self.router().oneshot(request.body(body).unwrap()).await.unwrap();
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let value = serde_json::from_slice(&bytes)
@@ -93,32 +82,16 @@ impl TestApp {
         body: Vec<u8>,
         header: Option<(&str, &str)>,
     ) -> (StatusCode, Vec<u8>) {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("content-type", content_type);
+        let mut request = Request::builder().method(method).uri(uri).header("content-type", content_type);
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
         if let Some((name, value)) = header {
             request = request.header(name, value);
         }
-        let response = self
-            .router()
-            .oneshot(request.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
+        let response = self.router().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
         let status = response.status();
-        (
-            status,
-            response
-                .into_body()
-                .collect()
-                .await
-                .unwrap()
-                .to_bytes()
-                .to_vec(),
-        )
+        (status, response.into_body().collect().await.unwrap().to_bytes().to_vec())
     }
 }
 
