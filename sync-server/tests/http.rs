@@ -495,3 +495,26 @@ async fn checkout_with_a_peer_down_is_503_and_local_writes_go_on() {
     let (_, cart) = app.call(Method::GET, "/api/v1/cart", Some(&token), None).await;
     assert_eq!(cart["items"][0]["quantity"], 1, "no order was made: the cart is untouched");
 }
+
+/// The peer route takes only region tokens, and answers with the whole cart to a peer
+/// that has seen nothing.
+#[tokio::test]
+async fn the_peer_route_needs_a_region_token() {
+    let app = TestApp::new();
+    let body = json!({"user_id": USER, "item_id": "itm_a", "quantity": 2});
+    app.call(Method::POST, "/api/v1/cart/items", Some(&app.token(USER)), Some(body)).await;
+    let request =
+        SyncRequest { context: cart_core::CausalContext::new(), delta: CartState::new() }.to_bytes();
+    let uri = "/internal/v1/carts/cart-usr_12345/sync";
+    let user = app.token(USER);
+    let (status, _) =
+        app.raw(Method::POST, uri, Some(&user), "application/octet-stream", request.clone(), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let region = app.state.auth.issue_region("eu-central", 60).unwrap();
+    let (status, body) =
+        app.raw(Method::POST, uri, Some(&region), "application/octet-stream", request, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let answer = SyncResponse::from_bytes(&body).unwrap();
+    assert_eq!(answer.delta.quantity("itm_a"), 2);
+    assert_eq!(answer.durability.accepted_by, "us-west");
+}
