@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The main job: replays every scenario file through the core, then starts two regions
-# (us-west on :8080, eu-central on :8081) that replicate with each other on the
-# embedded store, and prints how to reach them. Ctrl-C stops both.
+# The main job: replays every scenario file through the core, builds the WebAssembly
+# package and the demo page, then starts two regions (us-west on :8080, eu-central on
+# :8081) that replicate with each other on the embedded store and serve the demo.
+# Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build -q --release -p cart-core --example scenario
 cargo build -q --release -p sync-server --bin sync-server
+scripts/build-web.sh
 
 echo "== scenarios (cart-core/scenarios/spec holds the spec's files, checked against ../shared by the tests)"
 target/release/examples/scenario cart-core/scenarios/*/*.json | sed 's/"replicas".*//'
@@ -16,18 +18,31 @@ export CART_TOKEN_SECRET=$secret
 west=${WEST_PORT:-8080}
 central=${CENTRAL_PORT:-8081}
 mkdir -p data
+west_url="http://127.0.0.1:$west"
+central_url="http://127.0.0.1:$central"
+cat > target/web/config.json <<EOT
+{"regions": [{"name": "us-west", "url": "$west_url"}, {"name": "eu-central", "url": "$central_url"}], "user": "usr_demo"}
+EOT
+# The demo is a page of us-west's origin that talks to both regions: each allows both
+# origins, and hands out demo tokens (a stand-in for a storefront's login; never in production).
+web=(--web-root target/web --demo-tokens --allow-origin "$west_url" --allow-origin "$central_url")
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait' EXIT INT TERM
 target/release/sync-server serve --region us-west --listen "127.0.0.1:$west" --data-dir data/us-west \
-  --peer "http://127.0.0.1:$central" & pids+=($!)
+  --peer "$central_url" "${web[@]}" & pids+=($!)
 target/release/sync-server serve --region eu-central --listen "127.0.0.1:$central" --data-dir data/eu-central \
-  --peer "http://127.0.0.1:$west" & pids+=($!)
-sleep 1
+  --peer "$west_url" "${web[@]}" & pids+=($!)
+for url in "$west_url" "$central_url"; do
+  for _ in $(seq 200); do curl -sf "$url/readyz" > /dev/null && break; sleep 0.1; done
+done
 token=$(target/release/sync-server token --user usr_12345)
 cat <<EOT
 
-Two regions are running: us-west http://127.0.0.1:$west and eu-central http://127.0.0.1:$central
-(API document: http://127.0.0.1:$west/openapi.json; metrics: /metrics). Try:
+Two regions are running: us-west $west_url and eu-central $central_url
+
+  The demo (two devices, two regions, offline and back): open $west_url/ in a browser.
+
+API document: $west_url/openapi.json; metrics: /metrics. Or with curl:
 
   TOKEN=$token
   curl -s -X POST http://127.0.0.1:$west/api/v1/cart/items -H "Authorization: Bearer \$TOKEN" \\

@@ -2,7 +2,7 @@
 # Every check CI runs, in order; `.ci/run` calls exactly this. Builds once into ./target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh web
 
 step() { printf '\n=== %s\n' "$*"; }
 
@@ -23,6 +23,9 @@ files=(cart-core/scenarios/*/*.json)
 [ -d ../shared/spec/scenarios ] && files+=(../shared/spec/scenarios/*.json)
 cargo run -q --locked -p cart-core --example scenario -- "${files[@]}" > target/scenarios.jsonl
 echo "$(wc -l < target/scenarios.jsonl) scenario files replayed, all pass"
+
+step "the npm package in Node, the demo in Chromium (real regions on loopback)"
+scripts/test-js.sh
 
 step "fuzz smoke (nightly, cargo-fuzz): ${FUZZ_SECONDS:=20} s per target"
 if rustup toolchain list | grep -q '^nightly'; then

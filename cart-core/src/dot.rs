@@ -19,9 +19,17 @@ pub struct ReplicaId([u8; 16]);
 
 impl ReplicaId {
     /// Draws a fresh random id from the operating system's generator.
+    #[cfg(feature = "random")]
     #[must_use]
     pub fn random() -> Self {
         Self(*Uuid::new_v4().as_bytes())
+    }
+
+    /// A version-4 id made from 16 random bytes the caller drew (the WebAssembly build
+    /// draws them with `crypto.getRandomValues`); the version and variant bits are set.
+    #[must_use]
+    pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
+        Self(*uuid::Builder::from_random_bytes(bytes).into_uuid().as_bytes())
     }
 
     /// The id with these 16 bytes. Tests and decoders use it; new replicas use [`random`](Self::random).

@@ -37,6 +37,7 @@ pub struct Replica {
     state: CartState,
 }
 
+#[cfg(feature = "random")]
 impl Default for Replica {
     fn default() -> Self {
         Self::new()
@@ -45,6 +46,7 @@ impl Default for Replica {
 
 impl Replica {
     /// A new replica of an empty cart, under a fresh random id.
+    #[cfg(feature = "random")]
     #[must_use]
     pub fn new() -> Self {
         Self::with_id(ReplicaId::random())

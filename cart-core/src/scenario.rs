@@ -111,9 +111,25 @@ impl Report {
 /// Replays one scenario given as JSON text. `file` names it in messages.
 #[must_use]
 pub fn run(file: &str, json: &str) -> Report {
+    run_with_states(file, json).0
+}
+
+/// Each replica's canonical binary encoding at the end of a scenario.
+pub type FinalStates = BTreeMap<String, Vec<u8>>;
+
+/// [`run`], and each replica's final encoding too, so that another build of the core
+/// (the WebAssembly one) can be checked byte for byte against this one. Replica ids are
+/// fixed by the order of `replicas`, so the bytes are the same on every run.
+#[must_use]
+pub fn run_with_states(file: &str, json: &str) -> (Report, FinalStates) {
     let scenario = match serde_json::from_str::<Scenario>(json) {
         Ok(scenario) => scenario,
-        Err(e) => return Report::unreadable(file, &format!("{file}: not a valid scenario: {e}")),
+        Err(e) => {
+            return (
+                Report::unreadable(file, &format!("{file}: not a valid scenario: {e}")),
+                FinalStates::new(),
+            );
+        }
     };
     let mut steps = Vec::with_capacity(scenario.steps.len());
     for (index, step) in scenario.steps.iter().enumerate() {
@@ -121,13 +137,16 @@ pub fn run(file: &str, json: &str) -> Report {
             Ok(step) => steps.push(step),
             Err(_) => {
                 let why = format!("{file}: step {index} is not one of the step forms of the spec: {step}");
-                return Report::unreadable(file, &why);
+                return (Report::unreadable(file, &why), FinalStates::new());
             }
         }
     }
     let names: BTreeSet<&String> = scenario.replicas.iter().collect();
     if names.len() != scenario.replicas.len() {
-        return Report::unreadable(file, &format!("{file}: a replica name is listed twice"));
+        return (
+            Report::unreadable(file, &format!("{file}: a replica name is listed twice")),
+            FinalStates::new(),
+        );
     }
     Runner::new(&scenario).run(&scenario, &steps)
 }
@@ -153,7 +172,7 @@ impl Runner {
         Self { replicas, deltas: BTreeMap::new(), errors: Vec::new(), failures: Vec::new() }
     }
 
-    fn run(mut self, scenario: &Scenario, steps: &[Step]) -> Report {
+    fn run(mut self, scenario: &Scenario, steps: &[Step]) -> (Report, FinalStates) {
         for (index, step) in steps.iter().enumerate() {
             if let Err(why) = self.step(index, step) {
                 self.failures.push(format!("step {index}: {why}"));
@@ -168,16 +187,18 @@ impl Runner {
                 (name.clone(), cart)
             })
             .collect();
-        let encoded_bytes =
-            self.replicas.iter().map(|(n, r)| (n.clone(), r.state().to_bytes().len())).collect();
-        Report {
+        let states: FinalStates =
+            self.replicas.iter().map(|(n, r)| (n.clone(), r.state().to_bytes())).collect();
+        let encoded_bytes = states.iter().map(|(n, bytes)| (n.clone(), bytes.len())).collect();
+        let report = Report {
             name: scenario.name.clone(),
             pass: self.failures.is_empty(),
             replicas,
             errors: self.errors,
             encoded_bytes,
             failures: self.failures,
-        }
+        };
+        (report, states)
     }
 
     fn replica(&mut self, name: &str) -> Result<&mut Replica, String> {

@@ -4,6 +4,8 @@
 //! replica id (`dev`): the server accepts from that device only dots minted by that
 //! replica. A region token (`role: region`) lets peer regions sync every cart.
 
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::FromRequestParts;
@@ -34,12 +36,19 @@ fn user_role() -> String {
     "user".to_owned()
 }
 
+/// Tokens whose signature has been checked; the cache starts over at this size.
+const VERIFIED_TOKENS: usize = 65_536;
+
 /// Signs and checks tokens with one secret.
 #[derive(Clone)]
 pub struct Auth {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// A device sends the same token with every sync; its signature is checked once.
+    /// Keyed by the whole token text, so only the exact bytes checked are trusted; the
+    /// expiry is checked on every use.
+    verified: Arc<RwLock<HashMap<String, Claims>>>,
 }
 
 impl Auth {
@@ -60,6 +69,7 @@ impl Auth {
             encoding: EncodingKey::from_secret(secret.as_bytes()).map_err(|e| e.to_string())?,
             decoding: DecodingKey::from_secret(secret.as_bytes()).map_err(|e| e.to_string())?,
             validation,
+            verified: Arc::default(),
         })
     }
 
@@ -100,9 +110,21 @@ impl Auth {
     /// # Errors
     /// 401 when the token is invalid or expired.
     pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let unexpired = |c: &Claims| c.exp.saturating_add(self.validation.leeway) > now();
+        if let Some(claims) = self.verified.read().unwrap_or_else(PoisonError::into_inner).get(token) {
+            if unexpired(claims) {
+                return Ok(claims.clone());
+            }
+        }
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
-            .map_err(|e| AppError::unauthenticated(format!("bearer token rejected: {e}")))
+            .map_err(|e| AppError::unauthenticated(format!("bearer token rejected: {e}")))?;
+        let mut verified = self.verified.write().unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= VERIFIED_TOKENS {
+            verified.clear();
+        }
+        verified.insert(token.to_owned(), claims.clone());
+        Ok(claims)
     }
 }
 
@@ -218,5 +240,36 @@ impl FromRequestParts<AppState> for PeerRegion {
         } else {
             Err(AppError::forbidden("a region token is required"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "a-test-secret-of-32-bytes.......";
+
+    #[test]
+    fn a_token_checked_once_is_trusted_only_until_it_expires() {
+        let auth = Auth::new(SECRET).unwrap();
+        let token = auth.issue("ann", None, 3600).unwrap();
+        assert_eq!(auth.verify(&token).unwrap().sub, "ann");
+        assert_eq!(auth.verify(&token).unwrap().sub, "ann", "second use, from the cache");
+
+        // A token that expired while cached is refused, not served from the cache.
+        let stale = Claims { sub: "ann".into(), dev: None, role: user_role(), exp: 1 };
+        let expired = auth.sign(&stale).unwrap();
+        auth.verified.write().unwrap().insert(expired.clone(), stale);
+        assert_eq!(auth.verify(&expired).unwrap_err().status, axum::http::StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn a_tampered_token_is_refused_even_after_the_genuine_one_was_cached() {
+        let auth = Auth::new(SECRET).unwrap();
+        let token = auth.issue("ann", None, 3600).unwrap();
+        auth.verify(&token).unwrap();
+        let mut tampered = token.clone();
+        tampered.push('x');
+        assert!(auth.verify(&tampered).is_err());
     }
 }

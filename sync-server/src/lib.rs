@@ -5,7 +5,8 @@
 //! devices, replicates to peer regions, and serves the REST API for clients that
 //! cannot run the core.
 //!
-//! - [`app::app`] builds the router from an [`state::AppState`];
+//! - [`app::app`] builds the router from an [`state::AppState`] ([`app::app_with`] adds
+//!   the web demo's static files, CORS and demo tokens);
 //! - [`region::Region`] is the only place that changes carts;
 //! - [`store::CartStore`] is the storage trait ([`store::embedded`] by default);
 //! - [`replication`] runs the sync protocol with peer regions.
@@ -55,5 +56,11 @@ pub fn build(
     }
     let client =
         reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().unwrap_or_default();
-    Ok(state::AppState { region, auth, metrics: metrics_handle(), client, region_token })
+    Ok(state::AppState {
+        region,
+        auth: Arc::new(auth),
+        metrics: metrics_handle(),
+        client,
+        region_token: region_token.into(),
+    })
 }

@@ -4,8 +4,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use axum::http::HeaderValue;
 use clap::{Parser, Subcommand, ValueEnum};
 use sync_server::store::embedded::EmbeddedStore;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(version, about = "One region of the offline-first cart service")]
@@ -50,6 +54,18 @@ struct Serve {
     /// Secret that signs bearer tokens; every region of a deployment shares it.
     #[arg(long, env = "CART_TOKEN_SECRET")]
     token_secret: String,
+    /// Directory of static files (the web demo) to serve at `/`, beside the API.
+    #[arg(long, env = "CART_WEB_ROOT")]
+    web_root: Option<PathBuf>,
+    /// Origin (scheme://host[:port]) whose pages may call this API (repeat for each), so
+    /// a page served by one region can sync with the other.
+    #[arg(long = "allow-origin", env = "CART_ALLOW_ORIGINS", value_delimiter = ',',
+          value_parser = sync_server::app::parse_origin)]
+    allow_origins: Vec<HeaderValue>,
+    /// Hand a token for any user to anyone at POST /api/v1/demo/token. For the demo
+    /// only: never turn it on in production.
+    #[arg(long, env = "CART_DEMO_TOKENS")]
+    demo_tokens: bool,
 }
 
 #[derive(clap::Args)]
@@ -113,6 +129,19 @@ fn serve(args: Serve) -> Result<(), String> {
                 return Err("--store cassandra is not available in this build yet".to_owned());
             }
         };
+        if let Some(dir) = &args.web_root {
+            if !dir.is_dir() {
+                return Err(format!("--web-root {}: not a directory", dir.display()));
+            }
+        }
+        if args.demo_tokens {
+            tracing::warn!("--demo-tokens is on: anyone can get a token for any cart; never in production");
+        }
+        let options = sync_server::app::Options {
+            web_root: args.web_root.clone(),
+            allow_origins: args.allow_origins.clone(),
+            demo_tokens: args.demo_tokens,
+        };
         let state = sync_server::build(&args.region, store, &args.peers, &args.token_secret)
             .map_err(|e| format!("--{}: {}", e.field.unwrap_or_default().replace('_', "-"), e.message))?;
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -121,8 +150,12 @@ fn serve(args: Serve) -> Result<(), String> {
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(region = %args.region, address = %local, peers = ?args.peers, "serving");
         println!("region {} listening on http://{local}", args.region);
-        axum::serve(listener, sync_server::app::app(state))
-            .with_graceful_shutdown(shutdown())
+        let region = state.region.clone();
+        axum::serve(listener, sync_server::app::app_with(state, &options))
+            .with_graceful_shutdown(async move {
+                shutdown().await;
+                region.events.close();
+            })
             .await
             .map_err(|e| e.to_string())
     })

@@ -74,10 +74,14 @@ impl Region {
         let merged = self.store.merge(cart_id, delta).await?;
         if merged.changed {
             metrics::counter!("cart_changes_total").increment(1);
-            let context =
-                serde_json::from_str(&cart_core::codec::json::encode_context(merged.state.context()))
-                    .unwrap_or_default();
-            self.events.publish(Change { cart_id: cart_id.to_owned(), context, region: self.name.clone() });
+            self.events.publish(cart_id, || Change {
+                cart_id: cart_id.to_owned(),
+                context: serde_json::from_str(&cart_core::codec::json::encode_context(
+                    merged.state.context(),
+                ))
+                .unwrap_or_default(),
+                region: self.name.clone(),
+            });
             self.peers.mark_dirty(cart_id, from_peer);
         }
         Ok(merged)

@@ -195,18 +195,7 @@ async fn devices_sync_binary_and_json_and_rest_sees_it() {
     // The laptop syncs in JSON.
     laptop.add("itm_shirt", 1, &AttrPatch::new()).unwrap();
     let request = SyncRequest { context: laptop.context().clone(), delta: laptop.state().clone() };
-    let (status, body) = app
-        .raw(
-            Method::POST,
-            "/api/v1/carts/cart-usr_12345/sync",
-            Some(&laptop_token),
-            "application/json",
-            request.to_json().into_bytes(),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    let response = SyncResponse::from_json(std::str::from_utf8(&body).unwrap()).unwrap();
+    let response = app.sync_json("cart-usr_12345", &laptop_token, &request).await;
     laptop.join(&response.delta);
     sync(&app, &phone_token, &mut phone, "cart-usr_12345").await;
     assert_eq!(phone.state().to_bytes(), laptop.state().to_bytes());
@@ -439,6 +428,7 @@ async fn operator_routes_answer() {
         "/api/v1/carts/{cart_id}/sync",
         "/api/v1/carts/{cart_id}/events",
         "/internal/v1/carts/{cart_id}/sync",
+        "/api/v1/demo/token",
         "/healthz",
         "/readyz",
         "/metrics",

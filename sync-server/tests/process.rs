@@ -156,3 +156,33 @@ async fn a_peer_stopped_and_restarted_converges() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_open_event_streams_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = serve("us-west", free_port(), dir.path(), &[]);
+    let token = auth().issue("shopper", None, 600).unwrap();
+    let mut events = reqwest::Client::new()
+        .get(format!("{}/api/v1/carts/cart-shopper/events", server.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let first = events.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("event: ready"));
+
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    // The stream ends (a browser's EventSource then reconnects elsewhere) and the process exits.
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while events.chunk().await.ok().flatten().is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the event stream is still open 10 s after SIGTERM");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "still running 10 s after SIGTERM with a listener");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(server.child.try_wait().unwrap().unwrap().success());
+}

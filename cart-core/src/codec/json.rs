@@ -180,7 +180,10 @@ pub fn decode_context(text: &str) -> Result<CausalContext, DecodeError> {
     parse_context_map(&map)
 }
 
-fn context_map(context: &CausalContext) -> BTreeMap<String, String> {
+/// A causal context as the JSON form's object, before it is text: replica id to its
+/// counter ranges (`"1-4,7"`). The WebAssembly build hands it to JavaScript as it is.
+#[must_use]
+pub fn context_map(context: &CausalContext) -> BTreeMap<String, String> {
     context
         .iter()
         .map(|(r, ranges)| {
@@ -193,7 +196,11 @@ fn context_map(context: &CausalContext) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn parse_context_map(map: &BTreeMap<String, String>) -> Result<CausalContext, DecodeError> {
+/// Reads a causal context from the JSON form's object (see [`context_map`]).
+///
+/// # Errors
+/// [`DecodeError`] naming the first problem found.
+pub fn parse_context_map(map: &BTreeMap<String, String>) -> Result<CausalContext, DecodeError> {
     let mut context = CausalContext::new();
     for (replica, text) in map {
         let replica = parse_replica(replica)?;

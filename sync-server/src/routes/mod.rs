@@ -1,6 +1,7 @@
 //! The HTTP routes, one module per concern.
 
 pub mod checkout;
+pub mod demo;
 pub mod events;
 pub mod ops;
 pub mod rest;
@@ -9,6 +10,11 @@ pub mod sync;
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
+
+/// Any path the API does not know: the API's JSON 404.
+pub async fn no_route(uri: axum::http::Uri) -> AppError {
+    AppError::not_found(format!("no route for {}", uri.path()))
+}
 
 /// Parses a JSON body, naming the exact field that is wrong.
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {

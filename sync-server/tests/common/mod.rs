@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use cart_core::ReplicaId;
+use cart_core::{ReplicaId, SyncRequest, SyncResponse};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use sync_server::state::AppState;
@@ -92,6 +92,16 @@ impl TestApp {
         let response = self.router().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
         let status = response.status();
         (status, response.into_body().collect().await.unwrap().to_bytes().to_vec())
+    }
+
+    /// A device's sync in the JSON form: asserts 200 and decodes the answer.
+    pub async fn sync_json(&self, cart_id: &str, token: &str, request: &SyncRequest) -> SyncResponse {
+        let uri = format!("/api/v1/carts/{cart_id}/sync");
+        let (status, body) = self
+            .raw(Method::POST, &uri, Some(token), "application/json", request.to_json().into_bytes(), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        SyncResponse::from_json(std::str::from_utf8(&body).unwrap()).unwrap()
     }
 }
 
