@@ -96,7 +96,12 @@ export interface OpenOptions {
   cartId: string;
   /** Base URLs of the regional sync servers, any order: the nearest answers first. */
   regions?: string[];
-  /** A bearer token for this device's replica id (the storefront's auth issues it). */
+  /**
+   * A bearer token for one of this device's replica ids (the storefront's auth issues
+   * it). Called for the tab's own id, and for the ids of the device's other tabs whose
+   * unsynced changes this tab holds: the region takes a replica's changes only with
+   * its token. Throw to refuse an id; that tab then sends its changes itself.
+   */
   token?: (replicaId: string) => Promise<string> | string;
   /** 'indexeddb' (the default where it exists) or 'memory'. */
   storage?: 'indexeddb' | 'memory';

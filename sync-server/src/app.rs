@@ -87,6 +87,7 @@ fn cors(origins: &[HeaderValue]) -> CorsLayer {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static(crate::auth::SIBLINGS_HEADER),
         ])
         .expose_headers([header::RETRY_AFTER])
         .max_age(PREFLIGHT_MAX_AGE)

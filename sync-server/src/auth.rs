@@ -230,6 +230,53 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The most sibling tokens one request may carry.
+pub const MAX_SIBLINGS: usize = 16;
+
+/// The header that carries tokens of the caller's sibling replicas.
+pub const SIBLINGS_HEADER: &str = "cart-sibling-tokens";
+
+/// Replica ids of the caller's other tabs, vouched for by their own tokens in the
+/// `Cart-Sibling-Tokens` header (comma-separated).
+///
+/// Tabs of one device each have their own replica id and hear each other's changes
+/// before any of them syncs. A tab that holds a sibling's unsynced changes cannot send
+/// them, or even claim to have seen them, on its own token: the region would refuse
+/// (it cannot tell them from forged ones), and two tabs holding each other's changes
+/// would refuse each other forever. With the siblings' tokens, each issued for the same
+/// user by the storefront, the region takes those replicas' changes too.
+#[derive(Debug, Clone, Default)]
+pub struct Siblings(pub Vec<ReplicaId>);
+
+impl FromRequestParts<AppState> for Siblings {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(SIBLINGS_HEADER) else { return Ok(Self::default()) };
+        let text =
+            value.to_str().map_err(|_| AppError::invalid(SIBLINGS_HEADER, "must be ASCII"))?.to_owned();
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let tokens: Vec<&str> = text.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+        if tokens.len() > MAX_SIBLINGS {
+            return Err(AppError::invalid(SIBLINGS_HEADER, format!("at most {MAX_SIBLINGS} tokens")));
+        }
+        let mut ids = Vec::with_capacity(tokens.len());
+        for token in tokens {
+            // An expired or tampered sibling token is a 401, like the caller's own: the
+            // client fetches fresh tokens and retries.
+            let claims = state.auth.verify(token)?;
+            if claims.role != "user" || claims.sub != caller.user {
+                return Err(AppError::forbidden("a sibling token is for another user"));
+            }
+            let id = claims.dev.and_then(|d| d.parse().ok()).ok_or_else(|| {
+                AppError::invalid(SIBLINGS_HEADER, "a sibling token must name a replica id")
+            })?;
+            ids.push(id);
+        }
+        Ok(Self(ids))
+    }
+}
+
 impl FromRequestParts<AppState> for PeerRegion {
     type Rejection = AppError;
 

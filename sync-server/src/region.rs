@@ -107,6 +107,8 @@ impl Region {
     }
 
     /// A device's sync: check what it claims, join its delta, answer with what it lacks.
+    /// `siblings` are replica ids of the device's other tabs, vouched for by their tokens:
+    /// their changes are the device's own too.
     ///
     /// # Errors
     /// 409 when the device claims changes of other replicas this region has not seen
@@ -115,11 +117,13 @@ impl Region {
         &self,
         cart_id: &str,
         device: ReplicaId,
+        siblings: &[ReplicaId],
         request: SyncRequest,
     ) -> Result<SyncResponse, AppError> {
         let current = self.store.load(cart_id).await?;
+        let vouched = |r: &ReplicaId| *r == device || siblings.contains(r);
         for claimed in [&request.context, request.delta.context()] {
-            if let Some(unknown) = foreign_unknown(claimed, device, current.context()) {
+            if let Some(unknown) = foreign_unknown(claimed, vouched, current.context()) {
                 self.peers.wake_all();
                 return Err(AppError::unknown_changes(format!(
                     "the request claims changes of replica {unknown} that region {} has not seen; a device may only \
@@ -168,9 +172,13 @@ impl Region {
     }
 }
 
-/// The first replica other than `device` with a dot in `claimed` that `known` lacks.
-fn foreign_unknown(claimed: &CausalContext, device: ReplicaId, known: &CausalContext) -> Option<ReplicaId> {
-    claimed.iter().filter(|(r, _)| **r != device).find_map(|(r, ranges)| {
+/// The first replica not vouched for with a dot in `claimed` that `known` lacks.
+fn foreign_unknown(
+    claimed: &CausalContext,
+    vouched: impl Fn(&ReplicaId) -> bool,
+    known: &CausalContext,
+) -> Option<ReplicaId> {
+    claimed.iter().filter(|(r, _)| !vouched(r)).find_map(|(r, ranges)| {
         let mut one = CausalContext::new();
         one.set_ranges(*r, ranges.to_vec()).ok()?;
         (!known.includes(&one)).then_some(*r)

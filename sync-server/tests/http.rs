@@ -282,6 +282,82 @@ async fn forged_dots_and_forged_contexts_are_refused() {
     assert_eq!(status, StatusCode::CONFLICT);
 }
 
+/// Two tabs of one device hear each other's changes before either syncs. On its own
+/// token each would claim the other's unsynced changes and be refused, again and
+/// again, each waiting for the other; with its sibling's token beside its own, either
+/// tab syncs everything it holds, and both converge.
+#[tokio::test]
+async fn two_tabs_holding_each_others_unsent_changes_sync_with_sibling_tokens() {
+    let app = TestApp::new();
+    let uri = "/api/v1/carts/cart-usr_12345/sync";
+    let (mut one, mut two) = (Replica::new(), Replica::new());
+    let (one_token, two_token) = (app.device_token(USER, one.id()), app.device_token(USER, two.id()));
+    let to_two = one.add("itm_heart", 1, &AttrPatch::new().unit_price("2.95")).unwrap();
+    let to_one = two.add("itm_heart", 1, &AttrPatch::new()).unwrap();
+    two.join(&to_two);
+    one.join(&to_one);
+    let to_one = two.set("itm_heart", 5, &AttrPatch::new()).unwrap();
+    one.join(&to_one);
+
+    let request =
+        |tab: &Replica| SyncRequest { context: tab.context().clone(), delta: tab.state().clone() }.to_bytes();
+    for (tab, token) in [(&one, &one_token), (&two, &two_token)] {
+        let (status, _) =
+            app.raw(Method::POST, uri, Some(token), "application/octet-stream", request(tab), None).await;
+        assert_eq!(
+            status,
+            StatusCode::CONFLICT,
+            "alone, each tab's claims of the other's changes are refused"
+        );
+    }
+    // A sibling token of another user, or garbage, is refused and changes nothing.
+    let mallory = app.device_token("usr_mallory", two.id());
+    for bad in [mallory.as_str(), "not-a-token"] {
+        let (status, body) = app
+            .raw(
+                Method::POST,
+                uri,
+                Some(&one_token),
+                "application/octet-stream",
+                request(&one),
+                Some(("cart-sibling-tokens", bad)),
+            )
+            .await;
+        assert!(
+            status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED,
+            "{status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let (_, cart) = app.call(Method::GET, "/api/v1/cart", Some(&app.token(USER)), None).await;
+    assert_eq!(cart["items"].as_array().unwrap().len(), 0, "{cart}");
+
+    let (status, body) = app
+        .raw(
+            Method::POST,
+            uri,
+            Some(&one_token),
+            "application/octet-stream",
+            request(&one),
+            Some(("cart-sibling-tokens", &two_token)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let (status, body) =
+        app.raw(Method::POST, uri, Some(&two_token), "application/octet-stream", request(&two), None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "now the region has seen tab one's changes: {}",
+        String::from_utf8_lossy(&body)
+    );
+    two.join(&SyncResponse::from_bytes(&body).unwrap().delta);
+    assert_eq!(one.state().to_bytes(), two.state().to_bytes());
+    let (_, cart) = app.call(Method::GET, "/api/v1/cart", Some(&app.token(USER)), None).await;
+    assert_eq!(cart["items"][0]["quantity"], 5, "{cart}");
+    assert_eq!(cart["items"][0]["unit_price"].to_string(), "2.95");
+}
+
 #[tokio::test]
 async fn checkout_freezes_what_it_read_once_per_key() {
     let app = TestApp::new();

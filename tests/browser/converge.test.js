@@ -4,8 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ErrorWatch, launchBrowser, openDemo, shot, userFor } from '../support/browser.js';
-import { startRegions } from '../support/regions.js';
+import { ErrorWatch, launchBrowser, openDemo, shot, startCluster, userFor } from '../support/browser.js';
 
 const HEART = 'itm_85123A'; // White Hanging Heart T-Light Holder, £2.95
 const CAKESTAND = 'itm_22423'; // Regency Cakestand 3 Tier, £12.75
@@ -15,9 +14,8 @@ const CASES = 'itm_21212'; // Pack Of 72 Retro Spot Cake Cases, £0.55
 const LIVE_MS = 8000;
 
 test('two devices converge through one region, live, both ways', async (t) => {
-  const cluster = await startRegions(['us-west']);
-  t.after(() => cluster.stop());
   const browser = await launchBrowser(t);
+  const cluster = await startCluster(t, ['us-west']);
   const watch = new ErrorWatch();
   const user = userFor('converge');
   const [url] = cluster.urls;

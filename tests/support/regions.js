@@ -56,7 +56,8 @@ export class Region {
   }
 
   async stop(signal = 'SIGTERM') {
-    if (!this.child || this.child.exitCode !== null) return;
+    // A process that was killed by a signal has a signalCode and no exitCode.
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise((r) => this.child.once('exit', r));
     this.child.kill(signal);
     await exited;

@@ -19,13 +19,15 @@ import { IdbStorage, MemoryStorage, requestPersistence } from './storage.js';
 import { holdSlot, tabChannel } from './tabs.js';
 
 const MAX_CHANGES = 200;
+/** The most sibling tokens one sync request carries (the region's limit). */
+const MAX_SIBLINGS = 16;
 const MAX_LOG = 100;
 const EMPTY = new Uint8Array();
 
 export class Cart {
   #o; #core; #storage; #slot; #key; #channel; #regions;
   #replica; #mode = 'device'; #saved = null; #snapshot = null; #parkedSlot = null;
-  #changes = []; #log = []; #regionContexts = {}; #listeners = new Set(); #tokens = new Map();
+  #changes = []; #log = []; #regionContexts = {}; #listeners = new Set(); #tokens = new Map(); #siblings = new Set();
   #queue = Promise.resolve(); #recovering = Promise.resolve();
   #online = true; #closed = false; #region = null; #regionName = null; #lastError = null; #wiped = false;
   #syncing = null; #again = false; #failures = 0; #kickTimer = null; #interval = null; #followUps = 0;
@@ -73,13 +75,16 @@ export class Cart {
       if (key === this.#key) continue;
       this.#call(() => {
         const other = CoreReplica.fromBytes(record.replica);
-        try { this.#replica.join(other.stateBytes()); } finally { other.free(); }
+        try {
+          this.#replica.join(other.stateBytes());
+          this.#siblings.add(other.replicaId);
+        } finally { other.free(); }
       });
     }
     this.#wiped = this.#checkWiped(lockName, records);
     if (!this.#storage || !(await this.#save())) this.#enterMemoryMode('storage unavailable');
     // Tabs share a device's storage; carts given memory storage share nothing.
-    this.#channel = o.storage === 'memory' ? tabChannel(null) : tabChannel(lockName, (delta) => this.#fromTab(delta));
+    this.#channel = o.storage === 'memory' ? tabChannel(null) : tabChannel(lockName, (delta, from) => this.#fromTab(delta, from));
     this.#regions = new Regions({ urls: o.regions, timeoutMs: o.requestTimeoutMs, rankByLatency: o.rankByLatency });
     globalThis.addEventListener?.('online', this.#onNetwork);
     globalThis.addEventListener?.('offline', this.#onNetwork);
@@ -135,20 +140,22 @@ export class Cart {
     this.#changes.push(change);
     this.#changes.splice(0, Math.max(0, this.#changes.length - MAX_CHANGES));
     if (this.#mode === 'device') {
+      // The stage goes into the record being written: once the write succeeds it is
+      // true, and a reload reads it back as it was. A failed write undoes the change.
+      if (this.#storage.kind === 'indexeddb') {
+        change.savedOnDevice = true;
+        change.stage = 'saved';
+      }
       if (!(await this.#save())) {
         this.#changes.pop();
         this.#restore(this.#saved);
         return null;
       }
-      if (this.#storage.kind === 'indexeddb') {
-        change.savedOnDevice = true;
-        change.stage = 'saved';
-      }
     } else {
       this.#snapshot = this.#replica.toBytes();
       this.#scheduleProbe();
     }
-    this.#channel.post(delta);
+    this.#channel.post(delta, replicaId);
     this.#emit();
     return change;
   }
@@ -277,15 +284,14 @@ export class Cart {
       result = await this.#regions.request(`/api/v1/carts/${encodeURIComponent(this.cartId)}/sync`, async (url) => {
         const body = this.#call(() => replica.syncRequest(this.#regionContexts[url] ?? EMPTY));
         sent = body.length;
-        return {
-          method: 'POST',
-          headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${await this.#token(replicaId)}` },
-          body,
-        };
+        const headers = { 'content-type': 'application/octet-stream', authorization: `Bearer ${await this.#token(replicaId)}` };
+        const siblings = await this.#siblingTokens(replica);
+        if (siblings.length > 0) headers['cart-sibling-tokens'] = siblings.join(',');
+        return { method: 'POST', headers, body };
       });
     } catch (error) {
       if (error.code === 'unauthenticated' && !retried) {
-        this.#tokens.delete(replicaId);
+        this.#tokens.clear(); // its own or a sibling's: fetch them all again
         return this.#syncRound(true);
       }
       throw error;
@@ -335,6 +341,27 @@ export class Cart {
       if (change.stage === 'accepted') waiting = true;
     }
     return waiting;
+  }
+
+  /**
+   * Tokens of this device's other replica ids (its other tabs, and ids it worked under
+   * before) whose changes this replica holds. The region takes another replica's
+   * changes from a device only with that replica's token: without them, two tabs that
+   * heard each other's changes before syncing would each be refused until the other
+   * synced, and neither would.
+   */
+  async #siblingTokens(replica) {
+    const held = Object.keys(this.#call(() => replica.context()));
+    const ids = held.filter((id) => id !== replica.replicaId && this.#siblings.has(id)).slice(-MAX_SIBLINGS);
+    const tokens = [];
+    for (const id of ids) {
+      try {
+        tokens.push(await this.#token(id));
+      } catch {
+        // The storefront would not vouch for it: sync without; that tab sends its own.
+      }
+    }
+    return tokens;
   }
 
   async #token(replicaId) {
@@ -405,6 +432,7 @@ export class Cart {
     const { CoreReplica } = this.#core.glue;
     const fresh = this.#call(() => new CoreReplica());
     this.#call(() => fresh.join(this.#replica.stateBytes()));
+    this.#siblings.add(this.#replica.replicaId);
     this.#replica.free();
     this.#replica = fresh;
     this.#mode = 'memory';
@@ -431,6 +459,7 @@ export class Cart {
       const back = this.#call(() => (saved ? CoreReplica.fromBytes(saved) : new CoreReplica()));
       this.#call(() => back.join(this.#replica.stateBytes()));
       const memory = this.#replica;
+      this.#siblings.add(memory.replicaId);
       this.#replica = back;
       this.#mode = 'device';
       if (!(await this.#save())) {
@@ -454,7 +483,8 @@ export class Cart {
     this.#replica = restored;
   }
 
-  #fromTab(delta) {
+  #fromTab(delta, from) {
+    if (from) this.#siblings.add(from);
     this.#exclusive(async () => {
       if (this.#call(() => this.#replica.join(delta))) {
         this.#note('received', null, delta.length, 'change from another tab');

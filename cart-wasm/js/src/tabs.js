@@ -31,10 +31,11 @@ export function tabChannel(name, onDelta) {
   if (name === null || typeof globalThis.BroadcastChannel !== 'function') return { post() {}, close() {} };
   const channel = new BroadcastChannel(name);
   channel.onmessage = (event) => {
-    if (event.data?.delta instanceof Uint8Array) onDelta(event.data.delta);
+    const { delta, from } = event.data ?? {};
+    if (delta instanceof Uint8Array) onDelta(delta, typeof from === 'string' ? from : null);
   };
   return {
-    post(delta) { channel.postMessage({ delta }); },
+    post(delta, from) { channel.postMessage({ delta, from }); },
     close() { channel.close(); },
   };
 }

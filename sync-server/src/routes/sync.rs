@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use cart_core::{SyncRequest, SyncResponse};
 
 use super::Body;
-use crate::auth::{Caller, PeerRegion};
+use crate::auth::{Caller, PeerRegion, Siblings};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -56,6 +56,7 @@ pub async fn device_sync(
     State(app): State<AppState>,
     Path(cart_id): Path<String>,
     caller: Caller,
+    siblings: Siblings,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, AppError> {
@@ -66,7 +67,7 @@ pub async fn device_sync(
     let form = form(&headers)?;
     let request = decode(form, &body)?;
     metrics::counter!("cart_sync_requests_total", "from" => "device").increment(1);
-    let response = app.region.device_sync(&cart_id, device, request).await?;
+    let response = app.region.device_sync(&cart_id, device, &siblings.0, request).await?;
     Ok(encode(form, &response))
 }
 
