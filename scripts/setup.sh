@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the build and tests need. Idempotent, and quick when all is there.
-#   scripts/setup.sh       the Rust toolchain's components (native builds)
+#   scripts/setup.sh       the Rust toolchain's components (native builds), and Cassandra's jars
 #   scripts/setup.sh web   also the WebAssembly toolchain, Chromium and the npm packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,10 @@ for component in rustfmt clippy; do
     timeout 300 rustup component add "$component"
   fi
 done
+
+# Apache Cassandra for the store tests: Java 17, Maven, and the server's jars from
+# Maven Central, cached outside the checkout (scripts/cassandra/README.md).
+scripts/cassandra.sh fetch
 
 [ "${1:-}" = web ] || exit 0
 

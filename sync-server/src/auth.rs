@@ -111,10 +111,10 @@ impl Auth {
     /// 401 when the token is invalid or expired.
     pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
         let unexpired = |c: &Claims| c.exp.saturating_add(self.validation.leeway) > now();
-        if let Some(claims) = self.verified.read().unwrap_or_else(PoisonError::into_inner).get(token) {
-            if unexpired(claims) {
-                return Ok(claims.clone());
-            }
+        if let Some(claims) = self.verified.read().unwrap_or_else(PoisonError::into_inner).get(token)
+            && unexpired(claims)
+        {
+            return Ok(claims.clone());
         }
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)

@@ -20,6 +20,7 @@ pub mod replication;
 pub mod routes;
 pub mod state;
 pub mod store;
+pub mod stripes;
 
 use std::sync::{Arc, OnceLock};
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::http::HeaderValue;
 use clap::{Parser, Subcommand, ValueEnum};
+use sync_server::store::cassandra::{CassandraConfig, CassandraStore};
 use sync_server::store::embedded::EmbeddedStore;
 
 #[global_allocator]
@@ -30,7 +31,7 @@ enum Command {
 enum StoreKind {
     /// redb in --data-dir: runs anywhere with no set-up.
     Embedded,
-    /// Apache Cassandra (not built into this binary yet).
+    /// Apache Cassandra: this region's datacenter of a multi-datacenter cluster.
     Cassandra,
 }
 
@@ -54,6 +55,28 @@ struct Serve {
     /// Secret that signs bearer tokens; every region of a deployment shares it.
     #[arg(long, env = "CART_TOKEN_SECRET")]
     token_secret: String,
+    /// Cassandra nodes to contact first (host:port), for --store cassandra.
+    #[arg(
+        long,
+        env = "CART_CASSANDRA_CONTACT_POINTS",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:9042"
+    )]
+    cassandra_contact_points: Vec<String>,
+    /// This region's Cassandra datacenter (default: the region's name). A name the
+    /// cluster does not have stops the server at start.
+    #[arg(long, env = "CART_CASSANDRA_LOCAL_DC")]
+    cassandra_local_dc: Option<String>,
+    /// The keyspace (created when missing).
+    #[arg(long, env = "CART_CASSANDRA_KEYSPACE", default_value = "offline_cart")]
+    cassandra_keyspace: String,
+    /// Replication of a keyspace this creates: DC:FACTOR,... (default: the local DC, 1).
+    #[arg(long, env = "CART_CASSANDRA_REPLICATION", value_parser = sync_server::store::cassandra::parse_replication)]
+    cassandra_replication: Option<Vec<(String, u32)>>,
+    /// Send requests to other datacenters when the local one cannot answer. Off: the
+    /// region answers 503 with Retry-After and acknowledges nothing it could not store.
+    #[arg(long, env = "CART_CASSANDRA_DC_FAILOVER")]
+    cassandra_dc_failover: bool,
     /// Directory of static files (the web demo) to serve at `/`, beside the API.
     #[arg(long, env = "CART_WEB_ROOT")]
     web_root: Option<PathBuf>,
@@ -126,13 +149,23 @@ fn serve(args: Serve) -> Result<(), String> {
                     .map_err(|e| format!("--data-dir {}: {e}", args.data_dir.display()))?,
             ),
             StoreKind::Cassandra => {
-                return Err("--store cassandra is not available in this build yet".to_owned());
+                let local_dc = args.cassandra_local_dc.clone().unwrap_or_else(|| args.region.clone());
+                let mut config =
+                    CassandraConfig::new(args.cassandra_contact_points.clone(), &local_dc, &args.region);
+                config.keyspace.clone_from(&args.cassandra_keyspace);
+                if let Some(replication) = &args.cassandra_replication {
+                    config.replication.clone_from(replication);
+                }
+                config.dc_failover = args.cassandra_dc_failover;
+                Arc::new(
+                    CassandraStore::connect(config).await.map_err(|e| format!("--store cassandra: {e}"))?,
+                )
             }
         };
-        if let Some(dir) = &args.web_root {
-            if !dir.is_dir() {
-                return Err(format!("--web-root {}: not a directory", dir.display()));
-            }
+        if let Some(dir) = &args.web_root
+            && !dir.is_dir()
+        {
+            return Err(format!("--web-root {}: not a directory", dir.display()));
         }
         if args.demo_tokens {
             tracing::warn!("--demo-tokens is on: anyone can get a token for any cart; never in production");

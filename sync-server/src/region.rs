@@ -2,18 +2,18 @@
 //! device, a REST client, a peer region or a checkout, is a cart-core delta joined
 //! into the stored cart by the store; nothing else merges.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use cart_core::{
     CartState, CausalContext, Durability, OpError, Replica, ReplicaId, SyncRequest, SyncResponse,
 };
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::MutexGuard;
 
 use crate::error::AppError;
 use crate::events::{Change, Events};
 use crate::replication::Peers;
 use crate::store::{CartStore, Merged};
+use crate::stripes::Stripes;
 
 /// Lock stripes for operations this process makes as a replica.
 const STRIPES: usize = 64;
@@ -31,7 +31,7 @@ pub struct Region {
     pub events: Events,
     /// Other regions this one replicates with.
     pub peers: Peers,
-    stripes: Vec<Mutex<()>>,
+    stripes: Stripes,
 }
 
 impl Region {
@@ -40,24 +40,12 @@ impl Region {
     pub fn new(name: String, store: Arc<dyn CartStore>, peers: Peers) -> Self {
         let replica = ReplicaId::random();
         tracing::info!(region = %name, %replica, "region replica id for this process");
-        Self {
-            name,
-            replica,
-            store,
-            events: Events::default(),
-            peers,
-            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
-        }
+        Self { name, replica, store, events: Events::default(), peers, stripes: Stripes::new(STRIPES) }
     }
 
     /// Serializes this process's own operations on one cart, so no dot is minted twice.
     pub async fn lock(&self, cart_id: &str) -> MutexGuard<'_, ()> {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        cart_id.hash(&mut hasher);
-        let stripe = usize::try_from(hasher.finish().checked_rem(STRIPES as u64).unwrap_or_default())
-            .unwrap_or_default();
-        #[allow(clippy::indexing_slicing)] // stripe < STRIPES == self.stripes.len()
-        self.stripes[stripe].lock().await
+        self.stripes.lock(cart_id).await
     }
 
     /// Joins a delta into the stored cart; announces the change and queues it for the

@@ -142,10 +142,11 @@ async fn a_peer_stopped_and_restarted_converges() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (x, y) = (whole_cart(&client, &a).await, whole_cart(&client, &b).await);
-        if let (Some(x), Some(y)) = (&x, &y) {
-            if x.to_bytes() == y.to_bytes() && x.len() == 50 {
-                break;
-            }
+        if let (Some(x), Some(y)) = (&x, &y)
+            && x.to_bytes() == y.to_bytes()
+            && x.len() == 50
+        {
+            break;
         }
         assert!(
             Instant::now() < deadline,

@@ -1,10 +1,19 @@
-//! The embedded store keeps a snapshot plus a log of deltas: whatever the log's length,
-//! a reopened store reads exactly the cart that was acknowledged.
+//! The embedded store: the conformance suite, and its snapshot plus log of deltas:
+//! whatever the log's length, a reopened store reads exactly the cart that was acknowledged.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod conformance;
 
 use cart_core::{AttrPatch, Replica};
 use sync_server::store::CartStore;
 use sync_server::store::embedded::{COMPACT_AFTER, EmbeddedStore};
+
+#[tokio::test]
+async fn the_embedded_store_passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    conformance::suite(&store, "embedded").await;
+}
 
 #[tokio::test]
 async fn snapshots_and_logs_read_back_the_same_cart() {
@@ -52,6 +61,6 @@ trait PriceOf {
 
 impl PriceOf for AttrPatch {
     fn unwrap_or_price(self, i: u64) -> Self {
-        if i % 3 == 0 { self.unit_price(format!("{}.5", i % 7)) } else { self }
+        if i.is_multiple_of(3) { self.unit_price(format!("{}.5", i % 7)) } else { self }
     }
 }

@@ -20,7 +20,7 @@ use crate::auth::Caller;
 use crate::error::AppError;
 use crate::replication::sync_cart;
 use crate::state::AppState;
-use crate::store::{Order, OrderLine};
+use crate::store::{Order, OrderLine, StoreError};
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, AppError> {
     let key = headers
@@ -106,18 +106,40 @@ pub async fn checkout(
     let region = &app.region;
     let cart_id = caller.cart();
     let _guard = region.lock(&cart_id).await;
-    if let Some(order) = region.store.order_for_key(&cart_id, &key).await? {
+    // A checkout raced by another region's (Cassandra: the store's lightweight
+    // transaction refused ours) reads the cart again, which no longer holds what the
+    // other one took.
+    for _ in 0..CHECKOUT_ATTEMPTS {
+        match checkout_once(&app, &caller, &cart_id, &key).await {
+            Err(AppError { code: "checkout_raced", .. }) => {}
+            outcome => return outcome,
+        }
+    }
+    Err(AppError::unavailable("checkouts of this cart keep racing; no order was made, retry", 1))
+}
+
+/// How many times a raced checkout reads again before it gives up.
+const CHECKOUT_ATTEMPTS: usize = 5;
+
+async fn checkout_once(
+    app: &AppState,
+    caller: &Caller,
+    cart_id: &str,
+    key: &str,
+) -> Result<Response, AppError> {
+    let region = &app.region;
+    if let Some(order) = region.store.order_for_key(cart_id, key).await? {
         return Ok((StatusCode::OK, Json(order)).into_response());
     }
     for peer in region.peers.iter() {
-        sync_cart(region, peer, &app.client, &app.region_token, &cart_id).await.map_err(|e| {
+        sync_cart(region, peer, &app.client, &app.region_token, cart_id).await.map_err(|e| {
             AppError::unavailable(
                 format!("cannot read the cart across regions ({}: {e}); no order was made", peer.url),
                 2,
             )
         })?;
     }
-    let state = region.store.load(&cart_id).await?;
+    let state = region.store.load_for_checkout(cart_id).await?;
     if state.is_empty_cart() {
         return Err(AppError::conflict(
             "cart_empty",
@@ -126,9 +148,9 @@ pub async fn checkout(
     }
     let order = Order {
         order_id: format!("ord_{}", uuid::Uuid::new_v4().simple()),
-        cart_id: cart_id.clone(),
+        cart_id: cart_id.to_owned(),
         user_id: caller.user.clone(),
-        idempotency_key: key,
+        idempotency_key: key.to_owned(),
         items: state
             .lines()
             .map(|l| OrderLine {
@@ -145,12 +167,22 @@ pub async fn checkout(
         region: region.name.clone(),
         created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
     };
+    let order_id = order.order_id.clone();
     let mut replica = Replica::restore(region.replica, 1, state.as_ref().clone());
     let removal = replica.remove_seen(state.context())?;
-    let stored = region.store.commit_checkout(&cart_id, removal, order).await?;
+    let stored = match region.store.commit_checkout(cart_id, &state, removal, order).await {
+        Err(StoreError::CheckoutRaced) => {
+            return Err(AppError::conflict("checkout_raced", "another checkout of this cart came first"));
+        }
+        other => other?,
+    };
+    if stored.order_id != order_id {
+        // The key already had an order (made elsewhere meanwhile): that one holds.
+        return Ok((StatusCode::OK, Json(stored)).into_response());
+    }
     // Announce and replicate the removal (joining what is already stored changes nothing).
-    region.apply(&cart_id, replica.state().clone(), None).await?;
-    region.peers.mark_dirty(&cart_id, None);
+    region.apply(cart_id, replica.state().clone(), None).await?;
+    region.peers.mark_dirty(cart_id, None);
     metrics::counter!("cart_checkouts_total").increment(1);
     Ok((StatusCode::CREATED, Json(stored)).into_response())
 }

@@ -339,9 +339,12 @@ impl CartStore for EmbeddedStore {
             .transpose()
     }
 
+    /// Checkouts of a cart are serialized by the region (its lock, at the home region)
+    /// and by the single writer, so no other checkout can come between the read and this.
     async fn commit_checkout(
         &self,
         cart_id: &str,
+        _read: &CartState,
         delta: CartState,
         order: Order,
     ) -> Result<Order, StoreError> {

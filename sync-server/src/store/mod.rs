@@ -4,6 +4,7 @@
 //! cart-core's join: there is no other merge. A change is acknowledged only after
 //! the store has committed it durably.
 
+pub mod cassandra;
 pub mod embedded;
 
 use std::sync::Arc;
@@ -27,6 +28,9 @@ pub enum StoreError {
         /// The decoder's words.
         why: String,
     },
+    /// Another checkout of the cart was committed after this one read it: read again.
+    #[error("another checkout of this cart came first; read the cart again")]
+    CheckoutRaced,
     /// Any other failure of the backend.
     #[error("store failure: {0}")]
     Backend(String),
@@ -100,12 +104,21 @@ pub trait CartStore: Send + Sync + 'static {
     /// An order by id.
     async fn order(&self, order_id: &str) -> Result<Option<Order>, StoreError>;
 
+    /// The cart as a checkout must read it: every change any region has acknowledged
+    /// where the store can tell (Cassandra reads at QUORUM across datacenters).
+    async fn load_for_checkout(&self, cart_id: &str) -> Result<Arc<CartState>, StoreError> {
+        self.load(cart_id).await
+    }
+
     /// Atomically: unless an order exists for `order.idempotency_key`, joins `delta`
-    /// (which removes what the order froze) and stores the order. Returns the order
-    /// that holds for the key: this one, or the one stored before.
+    /// (which removes what the order froze from `read`, the cart it was made from) and
+    /// stores the order. Returns the order that holds for the key: this one, or the one
+    /// stored before. [`StoreError::CheckoutRaced`] when another checkout of the cart was
+    /// committed since `read` was loaded: nothing is stored, and the caller reads again.
     async fn commit_checkout(
         &self,
         cart_id: &str,
+        read: &CartState,
         delta: CartState,
         order: Order,
     ) -> Result<Order, StoreError>;

@@ -1,0 +1,713 @@
+//! The production store: Apache Cassandra, one datacenter per region, replicated by
+//! Cassandra itself. The schema, with why it is shaped so, is `schema/cassandra.cql`.
+//!
+//! Each server process is a writer with its own row in every cart it changes: its whole
+//! view of the cart, a cart-core state. A change joins the delta into that view and
+//! overwrites the row; a read joins every row of the cart's partition (paged) with
+//! cart-core's join. Nothing else merges, and cell timestamps never decide anything
+//! between writers: a row has one writer, whose every write contains the one before (its
+//! timestamps only order that writer's own versions). So a replayed write changes
+//! nothing, clocks that differ between hosts do not matter, and add/remove cycles
+//! overwrite one cell instead of leaving tombstones.
+//!
+//! Rows of writers that have been idle for a while are absorbed: the next write of a
+//! cart includes them (it read them) and deletes each at exactly the timestamp it read,
+//! so a later write by that writer, if it ever comes, survives.
+//!
+//! Checkout: the cart is read at QUORUM across datacenters; the order is committed by a
+//! lightweight transaction on the cart's `~checkout` row, guarded by an epoch, that also
+//! holds the join of every checkout's removal. Two regions checking out the same cart at
+//! once: one transaction wins, the other reads again and finds the items gone.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use cart_core::CartState;
+use futures_util::TryStreamExt;
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::statement::batch::{Batch, BatchStatement, BatchType};
+use scylla::statement::prepared::PreparedStatement;
+use scylla::statement::{Consistency, SerialConsistency};
+use scylla::value::{CqlTimestamp, CqlValue};
+
+use super::{CartStore, Merged, Order, StoreError};
+use crate::stripes::Stripes;
+
+/// The schema, as operators read it; the keyspace name and replication are replaced by
+/// the configured ones.
+pub const SCHEMA: &str = include_str!("../../schema/cassandra.cql");
+/// The row of a cart that holds checkouts.
+const CHECKOUT_ROW: &str = "~checkout";
+/// Rows a page of a cart read holds (rows are whole states; a cart has few writers).
+const PAGE_ROWS: i32 = 64;
+/// The cache of carts this process has read or written starts over at this size.
+const CACHE_CARTS: usize = 100_000;
+/// How many times (a second apart) the topology is read before a datacenter is called unknown.
+const DC_LOOKUPS: u32 = 5;
+/// Lock stripes: one writer's changes to one cart go one at a time.
+const STRIPES: usize = 64;
+
+/// How to reach the cluster, and what to create there.
+#[derive(Debug, Clone)]
+pub struct CassandraConfig {
+    /// `host:port` of some nodes; the driver finds the rest.
+    pub contact_points: Vec<String>,
+    /// This region's datacenter: reads and writes go to it at LOCAL_QUORUM.
+    pub local_dc: String,
+    /// The keyspace (created when missing).
+    pub keyspace: String,
+    /// Replication factor per datacenter, for a keyspace this creates.
+    pub replication: Vec<(String, u32)>,
+    /// Send requests to other datacenters when the local one is down. Off by default:
+    /// then a write the local datacenter cannot take is a 503, never acknowledged.
+    pub dc_failover: bool,
+    /// This region's name, the first part of the writer id.
+    pub region: String,
+    /// How long one request may take.
+    pub request_timeout: Duration,
+    /// Writers idle this long have their rows absorbed by the next write of the cart.
+    pub absorb_idle_after: Duration,
+    /// Added to this host's clock (tests show that skew changes nothing).
+    pub clock_offset: Duration,
+    /// Whether `clock_offset` is subtracted rather than added.
+    pub clock_behind: bool,
+}
+
+impl CassandraConfig {
+    /// Defaults for a region: keyspace `offline_cart`, one replica in the local datacenter.
+    #[must_use]
+    pub fn new(contact_points: Vec<String>, local_dc: &str, region: &str) -> Self {
+        Self {
+            contact_points,
+            local_dc: local_dc.to_owned(),
+            keyspace: "offline_cart".to_owned(),
+            replication: vec![(local_dc.to_owned(), 1)],
+            dc_failover: false,
+            region: region.to_owned(),
+            request_timeout: Duration::from_secs(5),
+            absorb_idle_after: Duration::from_secs(3600),
+            clock_offset: Duration::ZERO,
+            clock_behind: false,
+        }
+    }
+}
+
+/// Parses `us-west:3,eu-central:3` into per-datacenter replication factors.
+///
+/// # Errors
+/// Names the part that is not `datacenter:factor`.
+pub fn parse_replication(text: &str) -> Result<Vec<(String, u32)>, String> {
+    text.split(',')
+        .map(|part| {
+            let (dc, factor) =
+                part.trim().split_once(':').ok_or_else(|| format!("'{part}' is not DC:FACTOR"))?;
+            let factor: u32 =
+                factor.parse().map_err(|_| format!("'{part}': the factor must be a whole number"))?;
+            if dc.is_empty() || factor == 0 {
+                return Err(format!("'{part}': name a datacenter and a factor of at least 1"));
+            }
+            Ok((dc.to_owned(), factor))
+        })
+        .collect()
+}
+
+/// A cart as this process last saw it.
+#[derive(Clone)]
+struct View {
+    state: Arc<CartState>,
+    /// Timestamp of this writer's row (0: none yet).
+    own_ts: i64,
+    /// Rows of idle writers, with the timestamps read: to absorb at the next write.
+    idle: Vec<(String, i64)>,
+}
+
+struct Statements {
+    rows: PreparedStatement,
+    rows_quorum: PreparedStatement,
+    upsert: PreparedStatement,
+    absorb: PreparedStatement,
+    checkout_row: PreparedStatement,
+    checkout_first: PreparedStatement,
+    checkout_next: PreparedStatement,
+    order: PreparedStatement,
+    order_key: PreparedStatement,
+    insert_order: PreparedStatement,
+    insert_order_key: PreparedStatement,
+    cart_ids: PreparedStatement,
+}
+
+/// The Cassandra store. See the module docs.
+pub struct CassandraStore {
+    session: Session,
+    writer: String,
+    statements: Statements,
+    cache: Mutex<HashMap<String, View>>,
+    stripes: Stripes,
+    config: CassandraConfig,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("cassandra: {e}"))
+}
+
+fn corrupt(cart_id: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt { key: cart_id.to_owned(), why: e.to_string() }
+}
+
+/// The schema's statements for `keyspace` and `replication`.
+fn schema_statements(keyspace: &str, replication: &[(String, u32)]) -> Vec<String> {
+    let map = replication.iter().map(|(dc, n)| format!("'{dc}': {n}")).collect::<Vec<_>>().join(", ");
+    let text: String =
+        SCHEMA.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+    text.split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let s = s.replace("offline_cart", keyspace);
+            match (s.find("'us-west'"), s.rfind('}')) {
+                (Some(start), Some(end)) if s.starts_with("CREATE KEYSPACE") => {
+                    format!("{}{map}{}", s.get(..start).unwrap_or_default(), s.get(end..).unwrap_or_default())
+                }
+                _ => s,
+            }
+        })
+        .collect()
+}
+
+impl CassandraStore {
+    /// Connects, checks the datacenter names, creates the schema when missing and
+    /// prepares every statement.
+    ///
+    /// # Errors
+    /// A message naming what is wrong: no node reachable, a datacenter the cluster does
+    /// not have (a misspelling stops the server here, not at the first write), a bad
+    /// keyspace name.
+    pub async fn connect(config: CassandraConfig) -> Result<Self, String> {
+        if !config.keyspace.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || config.keyspace.is_empty()
+            || config.keyspace.len() > 48
+        {
+            return Err(format!("keyspace '{}': use 1 to 48 letters, digits or _", config.keyspace));
+        }
+        let policy = DefaultPolicy::builder()
+            .prefer_datacenter(config.local_dc.clone())
+            .token_aware(true)
+            .permit_dc_failover(config.dc_failover)
+            .build();
+        let profile = ExecutionProfile::builder()
+            .load_balancing_policy(policy)
+            .consistency(Consistency::LocalQuorum)
+            .serial_consistency(Some(SerialConsistency::Serial))
+            .request_timeout(Some(config.request_timeout))
+            .build();
+        let session = SessionBuilder::new()
+            .known_nodes(&config.contact_points)
+            .connection_timeout(config.request_timeout)
+            .default_execution_profile_handle(profile.into_handle())
+            .build()
+            .await
+            .map_err(|e| format!("cannot reach Cassandra at {}: {e}", config.contact_points.join(",")))?;
+        // A cluster that is still forming may not list every datacenter yet: look again
+        // for a few seconds before calling a name wrong.
+        let mut dcs = BTreeSet::new();
+        for attempt in 0..DC_LOOKUPS {
+            dcs = session
+                .get_cluster_state()
+                .get_nodes_info()
+                .iter()
+                .filter_map(|n| n.datacenter.clone())
+                .collect();
+            let wanted = std::iter::once(&config.local_dc).chain(config.replication.iter().map(|(dc, _)| dc));
+            if wanted.into_iter().all(|dc| dcs.contains(dc)) || attempt.saturating_add(1) == DC_LOOKUPS {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            session.refresh_metadata().await.map_err(|e| format!("reading the cluster's topology: {e}"))?;
+        }
+        let known = dcs.iter().cloned().collect::<Vec<_>>().join(", ");
+        if !dcs.contains(&config.local_dc) {
+            return Err(format!(
+                "local datacenter '{}' is not in this cluster (its datacenters: {known}); check the spelling",
+                config.local_dc
+            ));
+        }
+        if let Some((dc, _)) = config.replication.iter().find(|(dc, _)| !dcs.contains(dc)) {
+            return Err(format!(
+                "replication names datacenter '{dc}', which this cluster lacks (it has: {known})"
+            ));
+        }
+        for statement in schema_statements(&config.keyspace, &config.replication) {
+            session
+                .query_unpaged(statement.as_str(), ())
+                .await
+                .map_err(|e| format!("creating the schema: {e}"))?;
+        }
+        let statements = Statements::prepare(&session, &config.keyspace).await.map_err(|e| e.to_string())?;
+        let writer = format!("{}/{}", config.region, uuid::Uuid::new_v4());
+        tracing::info!(%writer, dc = %config.local_dc, keyspace = %config.keyspace, "cassandra store ready");
+        Ok(Self {
+            session,
+            writer,
+            statements,
+            cache: Mutex::new(HashMap::new()),
+            stripes: Stripes::new(STRIPES),
+            config,
+        })
+    }
+
+    /// This process's writer id (its row in every cart it changes).
+    #[must_use]
+    pub fn writer(&self) -> &str {
+        &self.writer
+    }
+
+    /// The keyspace this store uses.
+    #[must_use]
+    pub fn keyspace(&self) -> &str {
+        &self.config.keyspace
+    }
+
+    /// The driver's session, for tests and benchmarks that write beside the store.
+    #[must_use]
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    fn now_micros(&self) -> i64 {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = if self.config.clock_behind {
+            now.saturating_sub(self.config.clock_offset)
+        } else {
+            now.saturating_add(self.config.clock_offset)
+        };
+        i64::try_from(now.as_micros()).unwrap_or(i64::MAX)
+    }
+
+    fn cached(&self, cart_id: &str) -> Option<View> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner).get(cart_id).cloned()
+    }
+
+    fn remember(&self, cart_id: &str, view: View) {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= CACHE_CARTS && !cache.contains_key(cart_id) {
+            cache.clear();
+        }
+        cache.insert(cart_id.to_owned(), view);
+    }
+
+    /// Reads and joins every row of the cart, page by page.
+    async fn read(&self, cart_id: &str, statement: &PreparedStatement) -> Result<View, StoreError> {
+        let pager = self.session.execute_iter(statement.clone(), (cart_id,)).await.map_err(unavailable)?;
+        let mut rows = pager
+            .rows_stream::<(String, Option<Vec<u8>>, Option<i64>, Option<CqlTimestamp>)>()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let idle_before = self
+            .now_micros()
+            .saturating_sub(i64::try_from(self.config.absorb_idle_after.as_micros()).unwrap_or(i64::MAX));
+        let mut view = View { state: Arc::new(CartState::new()), own_ts: 0, idle: Vec::new() };
+        let state = Arc::make_mut(&mut view.state);
+        while let Some((writer, bytes, ts, written_at)) = rows.try_next().await.map_err(unavailable)? {
+            let Some(bytes) = bytes else { continue };
+            state.join(&CartState::from_bytes(&bytes).map_err(|e| corrupt(cart_id, e))?);
+            let ts = ts.unwrap_or_default();
+            if writer == self.writer {
+                view.own_ts = ts;
+            } else if writer != CHECKOUT_ROW
+                && written_at.is_some_and(|w| w.0.saturating_mul(1000) < idle_before)
+            {
+                view.idle.push((writer, ts));
+            }
+        }
+        Ok(view)
+    }
+
+    /// The cart as this process knows it: what it read now, joined with what it had.
+    async fn fresh_view(&self, cart_id: &str, statement: &PreparedStatement) -> Result<View, StoreError> {
+        let mut view = self.read(cart_id, statement).await?;
+        if let Some(known) = self.cached(cart_id) {
+            if Arc::make_mut(&mut view.state).join(&known.state) {
+                tracing::debug!(cart_id, "a read missed some of this process's own view");
+            }
+            view.own_ts = view.own_ts.max(known.own_ts);
+        }
+        Ok(view)
+    }
+
+    /// Writes this writer's row (and deletes absorbed rows) in one single-partition batch.
+    async fn write_own(&self, cart_id: &str, state: &CartState, view: &View) -> Result<i64, StoreError> {
+        let ts = self.now_micros().max(view.own_ts.saturating_add(1));
+        let written_at = CqlTimestamp(ts / 1000);
+        let bytes = state.to_bytes();
+        if view.idle.is_empty() {
+            self.session
+                .execute_unpaged(&self.statements.upsert, (cart_id, &self.writer, &bytes, written_at, ts))
+                .await
+                .map_err(unavailable)?;
+            return Ok(ts);
+        }
+        let mut batch = Batch::new(BatchType::Unlogged);
+        batch.append_statement(BatchStatement::PreparedStatement(self.statements.upsert.clone()));
+        let mut values: Vec<Vec<CqlValue>> = vec![vec![
+            CqlValue::Text(cart_id.to_owned()),
+            CqlValue::Text(self.writer.clone()),
+            CqlValue::Blob(bytes),
+            CqlValue::Timestamp(written_at),
+            CqlValue::BigInt(ts),
+        ]];
+        for (writer, read_ts) in &view.idle {
+            batch.append_statement(BatchStatement::PreparedStatement(self.statements.absorb.clone()));
+            values.push(vec![
+                CqlValue::BigInt(*read_ts),
+                CqlValue::Text(cart_id.to_owned()),
+                CqlValue::Text(writer.clone()),
+            ]);
+        }
+        batch.set_is_idempotent(true);
+        self.session.batch(&batch, values).await.map_err(unavailable)?;
+        metrics::counter!("cart_store_absorbed_rows_total").increment(view.idle.len() as u64);
+        Ok(ts)
+    }
+
+    /// The checkout row's epoch and last key, read at SERIAL consistency.
+    async fn checkout_epoch(&self, cart_id: &str) -> Result<(Option<i64>, Option<String>), StoreError> {
+        let result = self
+            .session
+            .execute_unpaged(&self.statements.checkout_row, (cart_id,))
+            .await
+            .map_err(unavailable)?;
+        let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
+        let row = rows
+            .maybe_first_row::<(Option<i64>, Option<Vec<u8>>, Option<String>, Option<String>)>()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(row.map_or((None, None), |(epoch, _, key, _)| (epoch, key)))
+    }
+
+    async fn stored_order(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
+        let result =
+            self.session.execute_unpaged(&self.statements.order, (order_id,)).await.map_err(unavailable)?;
+        let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
+        let Some((body,)) =
+            rows.maybe_first_row::<(String,)>().map_err(|e| StoreError::Backend(e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        serde_json::from_str(&body).map(Some).map_err(|e| corrupt(order_id, e))
+    }
+
+    /// Stores an order by id and by key (idempotent: also used to finish an interrupted one).
+    async fn record_order(&self, order: &Order) -> Result<(), StoreError> {
+        let body = serde_json::to_string(order).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.session
+            .execute_unpaged(&self.statements.insert_order, (&order.order_id, &order.cart_id, &body))
+            .await
+            .map_err(unavailable)?;
+        self.session
+            .execute_unpaged(
+                &self.statements.insert_order_key,
+                (&order.cart_id, &order.idempotency_key, &order.order_id),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+impl Statements {
+    async fn prepare(session: &Session, ks: &str) -> Result<Self, scylla::errors::PrepareError> {
+        let prepare = |cql: String, consistency: Consistency, idempotent: bool| async move {
+            let mut statement = session.prepare(cql).await?;
+            statement.set_consistency(consistency);
+            statement.set_is_idempotent(idempotent);
+            Ok::<_, scylla::errors::PrepareError>(statement)
+        };
+        let rows_cql = format!(
+            "SELECT writer, state, writetime(state), written_at FROM {ks}.cart_rows WHERE cart_id = ?"
+        );
+        let mut rows = prepare(rows_cql.clone(), Consistency::LocalQuorum, true).await?;
+        rows.set_page_size(PAGE_ROWS);
+        let mut rows_quorum = prepare(rows_cql, Consistency::Quorum, true).await?;
+        rows_quorum.set_page_size(PAGE_ROWS);
+        let mut cart_ids =
+            prepare(format!("SELECT DISTINCT cart_id FROM {ks}.cart_rows"), Consistency::LocalQuorum, true)
+                .await?;
+        cart_ids.set_page_size(1000);
+        Ok(Self {
+            rows,
+            rows_quorum,
+            upsert: prepare(
+                format!(
+                    "INSERT INTO {ks}.cart_rows (cart_id, writer, state, written_at) VALUES (?, ?, ?, ?) \
+                     USING TIMESTAMP ?"
+                ),
+                Consistency::LocalQuorum,
+                true,
+            )
+            .await?,
+            absorb: prepare(
+                format!("DELETE FROM {ks}.cart_rows USING TIMESTAMP ? WHERE cart_id = ? AND writer = ?"),
+                Consistency::LocalQuorum,
+                true,
+            )
+            .await?,
+            checkout_row: prepare(
+                format!(
+                    "SELECT epoch, state, last_key, last_order FROM {ks}.cart_rows \
+                     WHERE cart_id = ? AND writer = '{CHECKOUT_ROW}'"
+                ),
+                Consistency::Serial,
+                true,
+            )
+            .await?,
+            checkout_first: prepare(
+                format!(
+                    "INSERT INTO {ks}.cart_rows (cart_id, writer, state, epoch, last_key, last_order, written_at) \
+                     VALUES (?, '{CHECKOUT_ROW}', ?, 1, ?, ?, ?) IF NOT EXISTS"
+                ),
+                Consistency::Quorum,
+                false,
+            )
+            .await?,
+            checkout_next: prepare(
+                format!(
+                    "UPDATE {ks}.cart_rows SET state = ?, epoch = ?, last_key = ?, last_order = ?, written_at = ? \
+                     WHERE cart_id = ? AND writer = '{CHECKOUT_ROW}' IF epoch = ?"
+                ),
+                Consistency::Quorum,
+                false,
+            )
+            .await?,
+            order: prepare(
+                format!("SELECT body FROM {ks}.orders WHERE order_id = ?"),
+                Consistency::LocalQuorum,
+                true,
+            )
+            .await?,
+            order_key: prepare(
+                format!("SELECT order_id FROM {ks}.order_keys WHERE cart_id = ? AND idempotency_key = ?"),
+                Consistency::LocalQuorum,
+                true,
+            )
+            .await?,
+            insert_order: prepare(
+                format!("INSERT INTO {ks}.orders (order_id, cart_id, body) VALUES (?, ?, ?)"),
+                Consistency::Quorum,
+                true,
+            )
+            .await?,
+            insert_order_key: prepare(
+                format!("INSERT INTO {ks}.order_keys (cart_id, idempotency_key, order_id) VALUES (?, ?, ?)"),
+                Consistency::Quorum,
+                true,
+            )
+            .await?,
+            cart_ids,
+        })
+    }
+}
+
+/// The `[applied]` column of a lightweight transaction's answer.
+fn applied(result: scylla::response::query_result::QueryResult) -> Result<bool, StoreError> {
+    let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
+    let row = rows.first_row::<scylla::value::Row>().map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(matches!(row.columns.first(), Some(Some(CqlValue::Boolean(true)))))
+}
+
+#[async_trait]
+impl CartStore for CassandraStore {
+    async fn load(&self, cart_id: &str) -> Result<Arc<CartState>, StoreError> {
+        let view = self.fresh_view(cart_id, &self.statements.rows).await?;
+        let state = Arc::clone(&view.state);
+        self.remember(cart_id, view);
+        Ok(state)
+    }
+
+    async fn load_for_checkout(&self, cart_id: &str) -> Result<Arc<CartState>, StoreError> {
+        let view = self.fresh_view(cart_id, &self.statements.rows_quorum).await?;
+        let state = Arc::clone(&view.state);
+        self.remember(cart_id, view);
+        Ok(state)
+    }
+
+    async fn merge(&self, cart_id: &str, delta: CartState) -> Result<Merged, StoreError> {
+        let _guard = self.stripes.lock(cart_id).await;
+        let view = match self.cached(cart_id) {
+            Some(view) => view,
+            None => self.fresh_view(cart_id, &self.statements.rows).await?,
+        };
+        let mut state = Arc::clone(&view.state);
+        if !Arc::make_mut(&mut state).join(&delta) {
+            return Ok(Merged { state, changed: false });
+        }
+        let own_ts = self.write_own(cart_id, &state, &view).await?;
+        self.remember(cart_id, View { state: Arc::clone(&state), own_ts, idle: Vec::new() });
+        Ok(Merged { state, changed: true })
+    }
+
+    async fn cart_ids(&self) -> Result<Vec<String>, StoreError> {
+        let pager =
+            self.session.execute_iter(self.statements.cart_ids.clone(), ()).await.map_err(unavailable)?;
+        let rows = pager.rows_stream::<(String,)>().map_err(|e| StoreError::Backend(e.to_string()))?;
+        rows.map_ok(|(id,)| id).try_collect().await.map_err(unavailable)
+    }
+
+    async fn order_for_key(&self, cart_id: &str, key: &str) -> Result<Option<Order>, StoreError> {
+        let result = self
+            .session
+            .execute_unpaged(&self.statements.order_key, (cart_id, key))
+            .await
+            .map_err(unavailable)?;
+        let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
+        match rows.maybe_first_row::<(String,)>().map_err(|e| StoreError::Backend(e.to_string()))? {
+            Some((order_id,)) => self.stored_order(&order_id).await,
+            // The last checkout's key is also on the checkout row, written by the same
+            // transaction as the order: found there even if recording it was cut short.
+            None => {
+                let result = self
+                    .session
+                    .execute_unpaged(&self.statements.checkout_row, (cart_id,))
+                    .await
+                    .map_err(unavailable)?;
+                let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
+                let row = rows
+                    .maybe_first_row::<(Option<i64>, Option<Vec<u8>>, Option<String>, Option<String>)>()
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                match row {
+                    Some((_, _, Some(last_key), Some(body))) if last_key == key => {
+                        let order: Order = serde_json::from_str(&body).map_err(|e| corrupt(cart_id, e))?;
+                        self.record_order(&order).await?;
+                        Ok(Some(order))
+                    }
+                    _ => Ok(None),
+                }
+            }
+        }
+    }
+
+    async fn order(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
+        self.stored_order(order_id).await
+    }
+
+    async fn commit_checkout(
+        &self,
+        cart_id: &str,
+        read: &CartState,
+        delta: CartState,
+        order: Order,
+    ) -> Result<Order, StoreError> {
+        if let Some(existing) = self.order_for_key(cart_id, &order.idempotency_key).await? {
+            return Ok(existing);
+        }
+        let result = self
+            .session
+            .execute_unpaged(&self.statements.checkout_row, (cart_id,))
+            .await
+            .map_err(unavailable)?;
+        let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
+        let row = rows
+            .maybe_first_row::<(Option<i64>, Option<Vec<u8>>, Option<String>, Option<String>)>()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let (epoch, taken) = match row {
+            Some((epoch, bytes, _, _)) => (
+                epoch,
+                bytes
+                    .map(|b| CartState::from_bytes(&b).map_err(|e| corrupt(cart_id, e)))
+                    .transpose()?
+                    .unwrap_or_default(),
+            ),
+            None => (None, CartState::new()),
+        };
+        // The order was made from `read`: it must already show every checkout so far.
+        if read.clone().join(&taken) {
+            return Err(StoreError::CheckoutRaced);
+        }
+        let mut after = taken;
+        after.join(&delta);
+        let body = serde_json::to_string(&order).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let now = CqlTimestamp(self.now_micros() / 1000);
+        let result = match epoch {
+            None => {
+                self.session
+                    .execute_unpaged(
+                        &self.statements.checkout_first,
+                        (cart_id, after.to_bytes(), &order.idempotency_key, &body, now),
+                    )
+                    .await
+            }
+            Some(epoch) => {
+                self.session
+                    .execute_unpaged(
+                        &self.statements.checkout_next,
+                        (
+                            after.to_bytes(),
+                            epoch.saturating_add(1),
+                            &order.idempotency_key,
+                            &body,
+                            now,
+                            cart_id,
+                            epoch,
+                        ),
+                    )
+                    .await
+            }
+        };
+        let won = match result {
+            Ok(result) => applied(result)?,
+            // A transaction that timed out (contention, a slow replica) may or may not have
+            // been applied: a serial read of the row says which.
+            Err(e) => {
+                tracing::warn!(cart_id, error = %e, "checkout transaction outcome unknown; reading it back");
+                let (now_epoch, last_key) = self.checkout_epoch(cart_id).await?;
+                if last_key.as_deref() == Some(order.idempotency_key.as_str())
+                    && now_epoch == Some(epoch.unwrap_or_default().saturating_add(1))
+                {
+                    true
+                } else if now_epoch != epoch {
+                    false
+                } else {
+                    return Err(unavailable(e));
+                }
+            }
+        };
+        if !won {
+            metrics::counter!("cart_checkout_races_total").increment(1);
+            return Err(StoreError::CheckoutRaced);
+        }
+        self.record_order(&order).await?;
+        Ok(order)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_takes_the_configured_keyspace_and_replication() {
+        let statements = schema_statements("shop_1", &[("dc-a".into(), 3), ("dc-b".into(), 2)]);
+        assert_eq!(statements.len(), 4);
+        assert_eq!(
+            statements.first().map(String::as_str),
+            Some(
+                "CREATE KEYSPACE IF NOT EXISTS shop_1\n  WITH replication = {'class': 'NetworkTopologyStrategy', \
+                 'dc-a': 3, 'dc-b': 2}"
+            )
+        );
+        assert!(statements.iter().skip(1).all(|s| s.contains("shop_1.") && !s.contains("offline_cart")));
+    }
+
+    #[test]
+    fn replication_flags_are_checked() {
+        assert_eq!(
+            parse_replication("us-west:3, eu-central:1").unwrap(),
+            vec![("us-west".to_owned(), 3), ("eu-central".to_owned(), 1)]
+        );
+        assert!(parse_replication("us-west").unwrap_err().contains("DC:FACTOR"));
+        assert!(parse_replication("us-west:0").is_err());
+        assert!(parse_replication("us-west:x").is_err());
+    }
+}
