@@ -21,43 +21,20 @@
 )]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::routing::get;
 use cart_core::{AttrPatch, Replica, SyncRequest};
+use harness::{Run, closed_loop, http, median};
 use sync_server::store::embedded::EmbeddedStore;
 
 // The allocator the server binary runs with; the peer runs with it too.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod harness;
+
 const SECRET: &str = "load-test-secret-of-32-bytes....";
-
-struct Run {
-    ok: usize,
-    errors: usize,
-    latencies: Vec<Duration>,
-    elapsed: Duration,
-}
-
-impl Run {
-    /// Prints one line; returns requests/s and p99 in milliseconds.
-    fn report(&mut self, label: &str) -> (f64, f64) {
-        self.latencies.sort_unstable();
-        let pct = |p: f64| {
-            let i = ((self.latencies.len() as f64 * p) as usize).min(self.latencies.len().saturating_sub(1));
-            self.latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
-        };
-        let rate = self.ok as f64 / self.elapsed.as_secs_f64();
-        println!(
-            "{label:<44} {rate:>9.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   errors {}",
-            pct(0.50),
-            pct(0.99),
-            self.errors
-        );
-        (rate, pct(0.99))
-    }
-}
 
 /// One device per connection: each request syncs one new change of that device. A
 /// device fills its cart with ITEMS lines, one add each, then clears it (a checkout's
@@ -100,44 +77,6 @@ impl Device {
     }
 }
 
-type MakeRequest = Box<dyn FnMut() -> reqwest::RequestBuilder + Send>;
-
-async fn closed_loop(seconds: u64, connections: usize, make: impl Fn(usize) -> MakeRequest) -> Run {
-    let clients: Vec<MakeRequest> = (0..connections).map(make).collect();
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let start = Instant::now();
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .map(|mut next| {
-            tokio::spawn(async move {
-                let (mut ok, mut errors, mut latencies) = (0, 0, Vec::new());
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    match next().send().await {
-                        Ok(r) if r.status().is_success() => {
-                            let _ = r.bytes().await;
-                            ok += 1;
-                            latencies.push(t.elapsed());
-                        }
-                        _ => errors += 1,
-                    }
-                }
-                (ok, errors, latencies)
-            })
-        })
-        .collect();
-    let mut run = Run { ok: 0, errors: 0, latencies: Vec::new(), elapsed: Duration::ZERO };
-    for t in tasks {
-        if let Ok((ok, errors, latencies)) = t.await {
-            run.ok += ok;
-            run.errors += errors;
-            run.latencies.extend(latencies);
-        }
-    }
-    run.elapsed = start.elapsed();
-    run
-}
-
 #[tokio::main]
 async fn main() {
     let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
@@ -178,7 +117,7 @@ async fn main() {
         let c = client.clone();
         let mut base = closed_loop(seconds, connections, |_| {
             let (c, url) = (c.clone(), hello_url.clone());
-            Box::new(move || c.get(&url))
+            Box::new(move || http(c.get(&url)))
         })
         .await;
         let (base_rate, _) = base.report("axum hello-world JSON (peer)");
@@ -188,10 +127,12 @@ async fn main() {
             let mut d = device(first + i).prepare(per_device);
             Box::new(move || {
                 let body = d.next_request();
-                c.post(format!("{url}/api/v1/carts/{}/sync", d.cart))
-                    .bearer_auth(&d.token)
-                    .header("content-type", "application/octet-stream")
-                    .body(body)
+                http(
+                    c.post(format!("{url}/api/v1/carts/{}/sync", d.cart))
+                        .bearer_auth(&d.token)
+                        .header("content-type", "application/octet-stream")
+                        .body(body),
+                )
             })
         })
         .await;
@@ -244,7 +185,7 @@ async fn main() {
                 })
             })
             .collect();
-        let mut open = Run { ok: 0, errors: 0, latencies: Vec::new(), elapsed: Duration::ZERO };
+        let mut open = Run::new();
         for w in workers {
             if let Ok((ok, errors, latencies)) = w.await {
                 open.ok += ok;
@@ -256,10 +197,6 @@ async fn main() {
         let (_, p99) = open.report(&format!("device sync, open loop at {target} writes/s"));
         p99s.push(p99);
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     println!(
         "median of {rounds} rounds: sync/hello-world throughput {:.2}; open-loop p99 {:.2} ms",
         median(&mut ratios),

@@ -11,118 +11,20 @@
 
 mod cluster;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use cart_core::{AttrPatch, CartState, Replica, SyncRequest, SyncResponse};
+use cart_core::{AttrPatch, Replica};
+use cluster::geo::{REGIONS, USER, auth, checkout, converge, start_region, start_region_with, stored, sync};
 use cluster::{Cluster, fresh_keyspace};
-use sync_server::state::AppState;
-use sync_server::store::cassandra::{CassandraConfig, CassandraStore};
-
-const SECRET: &str = "a-test-secret-of-32-bytes.......";
-const REGIONS: [(&str, &str); 3] =
-    [("127.0.0.1", "us-west"), ("127.0.0.2", "eu-central"), ("127.0.0.3", "ap-southeast")];
-const USER: &str = "usr_geo";
-const CART: &str = "cart-usr_geo";
-
-struct Region {
-    name: &'static str,
-    url: String,
-    state: AppState,
-}
-
-async fn start_region(cluster: &Cluster, node: usize, keyspace: &str) -> Region {
-    let (_, name) = REGIONS[node];
-    let mut config = CassandraConfig::new(vec![format!("{}:9042", cluster.nodes[node].ip)], name, name);
-    config.keyspace = keyspace.to_owned();
-    config.replication = REGIONS.iter().map(|(_, dc)| ((*dc).to_owned(), 1)).collect();
-    config.request_timeout = Duration::from_secs(3);
-    let store = Arc::new(CassandraStore::connect(config).await.unwrap());
-    let state = sync_server::build(name, store, &[], SECRET).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = sync_server::app::app(state.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Region { name, url, state }
-}
-
-fn auth() -> sync_server::auth::Auth {
-    sync_server::auth::Auth::new(SECRET).unwrap()
-}
-
-/// One sync round of a device with a region: the status, and the device joins the answer.
-async fn sync(client: &reqwest::Client, region: &Region, device: &mut Replica) -> reqwest::StatusCode {
-    let token = auth().issue(USER, Some(device.id()), 3600).unwrap();
-    let request = SyncRequest { context: device.context().clone(), delta: device.state().clone() };
-    let response = client
-        .post(format!("{}/api/v1/carts/{CART}/sync", region.url))
-        .bearer_auth(token)
-        .header("content-type", "application/octet-stream")
-        .body(request.to_bytes())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    if status == 200 {
-        device.join(&SyncResponse::from_bytes(&response.bytes().await.unwrap()).unwrap().delta);
-    }
-    status
-}
-
-async fn stored(region: &Region) -> Option<CartState> {
-    region.state.region.store.load(CART).await.ok().map(|s| s.as_ref().clone())
-}
-
-/// Syncs every device with its region until every region and device holds the same bytes.
-async fn converge(
-    client: &reqwest::Client,
-    regions: &[Region],
-    devices: &mut [(usize, Replica)],
-    what: &str,
-) -> CartState {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        for (at, device) in devices.iter_mut() {
-            sync(client, &regions[*at], device).await;
-        }
-        let mut carts = Vec::new();
-        for region in regions {
-            carts.push(stored(region).await);
-        }
-        let first = carts[0].clone();
-        let same_regions = carts
-            .iter()
-            .all(|c| c.as_ref().map(CartState::to_bytes) == first.as_ref().map(CartState::to_bytes));
-        if let Some(first) = first.filter(|_| same_regions)
-            && devices.iter().all(|(_, d)| d.state().to_bytes() == first.to_bytes())
-        {
-            return first;
-        }
-        assert!(Instant::now() < deadline, "{what}: regions and devices did not converge");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
-async fn checkout(client: &reqwest::Client, region: &Region, key: &str) -> (u16, serde_json::Value) {
-    let token = auth().issue(USER, None, 3600).unwrap();
-    let response = client
-        .post(format!("{}/api/v1/cart/checkout", region.url))
-        .bearer_auth(token)
-        .header("idempotency-key", key)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap_or_default())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_regions_converge_through_cassandra_and_check_out_once() {
     let cluster = tokio::task::spawn_blocking(|| Cluster::start(&REGIONS)).await.unwrap();
     let keyspace = fresh_keyspace("regions");
     let mut regions = Vec::new();
-    for node in 0..REGIONS.len() {
-        regions.push(start_region(&cluster, node, &keyspace).await);
+    for node in &cluster.nodes {
+        regions.push(start_region(node, &keyspace).await);
     }
+    // A second eu-central server, configured to fail over to other datacenters.
+    let failover = start_region_with(&cluster.nodes[1], &keyspace, |c| c.dc_failover = true).await;
     let client = reqwest::Client::new();
 
     // 1. Devices on three regions, each syncing only with its own: Cassandra carries the rest.
@@ -154,6 +56,11 @@ async fn three_regions_converge_through_cassandra_and_check_out_once() {
         .unwrap();
     assert_eq!(refused.status(), 503);
     assert!(refused.headers().contains_key("retry-after"));
+    // Configured to fail over, a server of the same region writes through another one.
+    let mut traveller = Replica::new();
+    traveller.add("itm_passport", 1, &AttrPatch::new()).unwrap();
+    assert_eq!(sync(&client, &failover, &mut traveller).await, 200, "failover to another datacenter");
+    devices.push((0, traveller));
     for i in 0..20 {
         devices[0].1.add(&format!("itm_while_down_{i}"), 1, &AttrPatch::new()).unwrap();
         assert_eq!(sync(&client, &regions[0], &mut devices[0].1).await, 200, "us-west takes writes");
@@ -166,6 +73,7 @@ async fn three_regions_converge_through_cassandra_and_check_out_once() {
         (0..20).all(|i| cart.quantity(&format!("itm_while_down_{i}")) == 1),
         "nothing acknowledged was lost"
     );
+    assert_eq!(cart.quantity("itm_passport"), 1, "the change written through failover is everywhere");
 
     // 3. Two regions check out the same cart at the same moment: one order.
     let (a, b) =

@@ -292,12 +292,11 @@ impl CassandraStore {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner).get(cart_id).cloned()
     }
 
-    fn remember(&self, cart_id: &str, view: View) {
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.len() >= CACHE_CARTS && !cache.contains_key(cart_id) {
-            cache.clear();
-        }
-        cache.insert(cart_id.to_owned(), view);
+    /// Keeps `view` as what this process knows of the cart, joined with what it knew:
+    /// a read that raced a write must never take the cache (and so this writer's next
+    /// row, which is built from it) back behind the write. Returns the view kept.
+    fn remember(&self, cart_id: &str, view: View) -> View {
+        keep(&mut self.cache.lock().unwrap_or_else(PoisonError::into_inner), cart_id, view)
     }
 
     /// Reads and joins every row of the cart, page by page.
@@ -328,14 +327,8 @@ impl CassandraStore {
 
     /// The cart as this process knows it: what it read now, joined with what it had.
     async fn fresh_view(&self, cart_id: &str, statement: &PreparedStatement) -> Result<View, StoreError> {
-        let mut view = self.read(cart_id, statement).await?;
-        if let Some(known) = self.cached(cart_id) {
-            if Arc::make_mut(&mut view.state).join(&known.state) {
-                tracing::debug!(cart_id, "a read missed some of this process's own view");
-            }
-            view.own_ts = view.own_ts.max(known.own_ts);
-        }
-        Ok(view)
+        let view = self.read(cart_id, statement).await?;
+        Ok(self.remember(cart_id, view))
     }
 
     /// Writes this writer's row (and deletes absorbed rows) in one single-partition batch.
@@ -510,6 +503,18 @@ impl Statements {
     }
 }
 
+/// Puts `view` in the cache joined with the view already there, and returns it.
+fn keep(cache: &mut HashMap<String, View>, cart_id: &str, mut view: View) -> View {
+    if let Some(known) = cache.get(cart_id) {
+        Arc::make_mut(&mut view.state).join(&known.state);
+        view.own_ts = view.own_ts.max(known.own_ts);
+    } else if cache.len() >= CACHE_CARTS {
+        cache.clear();
+    }
+    cache.insert(cart_id.to_owned(), view.clone());
+    view
+}
+
 /// The `[applied]` column of a lightweight transaction's answer.
 fn applied(result: scylla::response::query_result::QueryResult) -> Result<bool, StoreError> {
     let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
@@ -520,17 +525,11 @@ fn applied(result: scylla::response::query_result::QueryResult) -> Result<bool, 
 #[async_trait]
 impl CartStore for CassandraStore {
     async fn load(&self, cart_id: &str) -> Result<Arc<CartState>, StoreError> {
-        let view = self.fresh_view(cart_id, &self.statements.rows).await?;
-        let state = Arc::clone(&view.state);
-        self.remember(cart_id, view);
-        Ok(state)
+        Ok(self.fresh_view(cart_id, &self.statements.rows).await?.state)
     }
 
     async fn load_for_checkout(&self, cart_id: &str) -> Result<Arc<CartState>, StoreError> {
-        let view = self.fresh_view(cart_id, &self.statements.rows_quorum).await?;
-        let state = Arc::clone(&view.state);
-        self.remember(cart_id, view);
-        Ok(state)
+        Ok(self.fresh_view(cart_id, &self.statements.rows_quorum).await?.state)
     }
 
     async fn merge(&self, cart_id: &str, delta: CartState) -> Result<Merged, StoreError> {
@@ -698,6 +697,23 @@ mod tests {
             )
         );
         assert!(statements.iter().skip(1).all(|s| s.contains("shop_1.") && !s.contains("offline_cart")));
+    }
+
+    /// A read that started before a write and ends after it must not take the cache
+    /// back: the next write of this writer's row is built from it.
+    #[test]
+    fn a_stale_read_never_takes_the_cache_back() {
+        let mut phone = cart_core::Replica::new();
+        let stale = phone.add("itm_a", 1, &cart_core::AttrPatch::new()).unwrap();
+        phone.add("itm_b", 1, &cart_core::AttrPatch::new()).unwrap();
+        let written = View { state: Arc::new(phone.state().clone()), own_ts: 20, idle: Vec::new() };
+        let mut cache = HashMap::new();
+        keep(&mut cache, "c", written);
+        let read = View { state: Arc::new(stale), own_ts: 10, idle: vec![("old/1".into(), 5)] };
+        let kept = keep(&mut cache, "c", read);
+        assert_eq!(kept.state.to_bytes(), phone.state().to_bytes());
+        assert_eq!(kept.own_ts, 20);
+        assert_eq!(cache.get("c").map(|v| v.state.to_bytes()), Some(phone.state().to_bytes()));
     }
 
     #[test]

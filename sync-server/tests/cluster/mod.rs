@@ -2,6 +2,8 @@
 //! temporary directory, and killed and removed when the test ends, failed or not.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod geo;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -31,14 +33,28 @@ fn run(args: &[&str]) {
 impl Cluster {
     /// Starts one node per `(ip, datacenter)` and waits until all serve CQL and see each other.
     pub fn start(nodes: &[(&str, &str)]) -> Self {
+        let with_ns: Vec<(&str, &str, &str)> = nodes.iter().map(|(ip, dc)| (*ip, *dc, "")).collect();
+        Self::start_in(&with_ns)
+    }
+
+    /// As [`Cluster::start`], each node inside the network namespace named third (none
+    /// when empty), such as those of a [`Network`].
+    pub fn start_in(spec: &[(&str, &str, &str)]) -> Self {
         run(&["fetch"]);
         let dir = tempfile::Builder::new().prefix("cassandra-test-").tempdir().unwrap();
-        let nodes: Vec<Node> = nodes
+        let nodes: Vec<Node> = spec
             .iter()
             .zip(1_u8..)
-            .map(|((ip, dc), n)| Node { n, ip: (*ip).to_owned(), dc: (*dc).to_owned() })
+            .map(|((ip, dc, _), n)| Node { n, ip: (*ip).to_owned(), dc: (*dc).to_owned() })
             .collect();
-        let specs: Vec<String> = nodes.iter().map(|n| format!("{}:{}:{}", n.n, n.ip, n.dc)).collect();
+        let specs: Vec<String> = nodes
+            .iter()
+            .zip(spec)
+            .map(|(n, (_, _, ns))| {
+                let netns = if ns.is_empty() { String::new() } else { format!(":{ns}") };
+                format!("{}:{}:{}{netns}", n.n, n.ip, n.dc)
+            })
+            .collect();
         let run_dir = dir.path().to_str().unwrap().to_owned();
         let mut init = vec!["init", run_dir.as_str()];
         init.extend(specs.iter().map(String::as_str));
@@ -101,6 +117,48 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = Command::new(script()).args(["kill", &self.dir()]).status();
+    }
+}
+
+/// Network namespaces `NAME1..n` on a bridge, 10.77.0.1..n (`scripts/netns.sh`): hosts
+/// of their own, for real partitions. Removed when dropped.
+pub struct Network {
+    name: String,
+}
+
+fn netns(args: &[&str]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/netns.sh");
+    let status = Command::new(script).args(args).status().expect("scripts/netns.sh runs");
+    assert!(status.success(), "scripts/netns.sh {} failed", args.join(" "));
+}
+
+impl Network {
+    /// Makes `n` hosts.
+    pub fn up(name: &str, n: u8) -> Self {
+        netns(&["up", name, &n.to_string()]);
+        Self { name: name.to_owned() }
+    }
+
+    /// Host `i`'s namespace.
+    pub fn host(&self, i: u8) -> String {
+        format!("{}{i}", self.name)
+    }
+
+    /// Cuts host `i` off from the other hosts, both ways (the root namespace still reaches it).
+    pub fn cut(&self, i: u8) {
+        netns(&["cut", &self.name, &i.to_string()]);
+    }
+
+    /// Heals the cut.
+    pub fn heal(&self, i: u8) {
+        netns(&["heal", &self.name, &i.to_string()]);
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/netns.sh");
+        let _ = Command::new(script).args(["down", &self.name]).status();
     }
 }
 

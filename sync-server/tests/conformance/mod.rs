@@ -20,6 +20,7 @@ pub async fn suite(store: &dyn CartStore, prefix: &str) {
     removals_stay_removed(store, prefix).await;
     checkout_stores_the_order_once_per_key(store, prefix).await;
     every_written_cart_is_listed(store, prefix).await;
+    interleaved_reads_and_writes_lose_nothing(store, prefix).await;
     a_cart_of_6000_lines_loads_whole(store, prefix).await;
 }
 
@@ -133,6 +134,31 @@ async fn every_written_cart_is_listed(store: &dyn CartStore, prefix: &str) {
     for suffix in ["merge", "order", "remove", "checkout"] {
         assert!(ids.contains(&format!("{prefix}-{suffix}")), "{prefix}-{suffix} is not listed");
     }
+}
+
+/// Reads interleaved with writes of the same cart lose none of the writes.
+async fn interleaved_reads_and_writes_lose_nothing(store: &dyn CartStore, prefix: &str) {
+    let cart = format!("{prefix}-race");
+    let mut phone = Replica::new();
+    let deltas: Vec<CartState> =
+        (0..200).map(|i| phone.add(&format!("itm_{i:03}"), 1, &price(i)).unwrap()).collect();
+    let writes = async {
+        for d in &deltas {
+            store.merge(&cart, d.clone()).await.unwrap();
+        }
+    };
+    let reads = async {
+        for _ in 0..200 {
+            store.load(&cart).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::join!(writes, reads, async {
+        for _ in 0..200 {
+            store.load(&cart).await.unwrap();
+        }
+    });
+    assert_eq!(store.load(&cart).await.unwrap().to_bytes(), phone.state().to_bytes());
 }
 
 /// Reads page through everything: no line is cut off at a page boundary.
