@@ -17,6 +17,11 @@ done
 # Apache Cassandra for the store tests: Java 17, Maven, and the server's jars from
 # Maven Central, cached outside the checkout (scripts/cassandra/README.md).
 scripts/cassandra.sh fetch
+# Network namespaces for the partition test (scripts/netns.sh).
+if ! command -v ip > /dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends iproute2 \
+    || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends iproute2; }
+fi
 
 [ "${1:-}" = web ] || exit 0
 

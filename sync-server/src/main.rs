@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::http::HeaderValue;
 use clap::{Parser, Subcommand, ValueEnum};
-use sync_server::store::cassandra::{CassandraConfig, CassandraStore};
+use sync_server::store::cassandra::{CassandraConfig, CassandraStore, Replication};
 use sync_server::store::embedded::EmbeddedStore;
 
 #[global_allocator]
@@ -71,8 +71,8 @@ struct Serve {
     #[arg(long, env = "CART_CASSANDRA_KEYSPACE", default_value = "offline_cart")]
     cassandra_keyspace: String,
     /// Replication of a keyspace this creates: DC:FACTOR,... (default: the local DC, 1).
-    #[arg(long, env = "CART_CASSANDRA_REPLICATION", value_parser = sync_server::store::cassandra::parse_replication)]
-    cassandra_replication: Option<Vec<(String, u32)>>,
+    #[arg(long, env = "CART_CASSANDRA_REPLICATION")]
+    cassandra_replication: Option<Replication>,
     /// Send requests to other datacenters when the local one cannot answer. Off: the
     /// region answers 503 with Retry-After and acknowledges nothing it could not store.
     #[arg(long, env = "CART_CASSANDRA_DC_FAILOVER")]
@@ -153,7 +153,7 @@ fn serve(args: Serve) -> Result<(), String> {
                 let mut config =
                     CassandraConfig::new(args.cassandra_contact_points.clone(), &local_dc, &args.region);
                 config.keyspace.clone_from(&args.cassandra_keyspace);
-                if let Some(replication) = &args.cassandra_replication {
+                if let Some(Replication(replication)) = &args.cassandra_replication {
                     config.replication.clone_from(replication);
                 }
                 config.dc_failover = args.cassandra_dc_failover;

@@ -187,3 +187,41 @@ async fn sigterm_ends_open_event_streams_and_exits() {
     }
     assert!(server.child.try_wait().unwrap().unwrap().success());
 }
+
+/// Every flag of `serve --store cassandra` parses, and bad values and an unreachable
+/// cluster end the process with a message naming what is wrong: never a panic. (A flag
+/// whose parser and field disagreed once panicked inside the argument parser.)
+#[test]
+fn cassandra_flags_parse_and_bad_values_are_named() {
+    let port = free_port().to_string();
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sync-server"))
+            .args(["serve", "--store", "cassandra", "--region", "us-west", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(extra)
+            .env("CART_TOKEN_SECRET", SECRET)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success());
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        stderr
+    };
+    // Nothing listens on port 1: every flag parsed, then the connection failed.
+    let stderr = run(&[
+        "--cassandra-contact-points",
+        "127.0.0.1:1",
+        "--cassandra-local-dc",
+        "us-west",
+        "--cassandra-keyspace",
+        "shop",
+        "--cassandra-replication",
+        "us-west:3,eu-central:3",
+        "--cassandra-dc-failover",
+    ]);
+    assert!(stderr.contains("error: --store cassandra: cannot reach Cassandra at 127.0.0.1:1"), "{stderr}");
+    let stderr = run(&["--cassandra-replication", "us-west"]);
+    assert!(stderr.contains("--cassandra-replication") && stderr.contains("DC:FACTOR"), "{stderr}");
+    let stderr = run(&["--cassandra-contact-points", "127.0.0.1:1", "--cassandra-keyspace", "no-dashes"]);
+    assert!(stderr.contains("keyspace 'no-dashes'"), "{stderr}");
+}

@@ -20,6 +20,7 @@
 //! once: one transaction wins, the other reads again and finds the items gone.
 
 use std::collections::{BTreeSet, HashMap};
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -30,6 +31,7 @@ use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::response::PagingState;
 use scylla::statement::batch::{Batch, BatchStatement, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use scylla::statement::{Consistency, SerialConsistency};
@@ -94,6 +96,18 @@ impl CassandraConfig {
             clock_offset: Duration::ZERO,
             clock_behind: false,
         }
+    }
+}
+
+/// Replication factors per datacenter, as `--cassandra-replication` gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replication(pub Vec<(String, u32)>);
+
+impl std::str::FromStr for Replication {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        parse_replication(text).map(Self)
     }
 }
 
@@ -299,27 +313,38 @@ impl CassandraStore {
         keep(&mut self.cache.lock().unwrap_or_else(PoisonError::into_inner), cart_id, view)
     }
 
-    /// Reads and joins every row of the cart, page by page.
+    /// Reads and joins every row of the cart, page by page (a page per request, no
+    /// background pager: most carts are one page).
     async fn read(&self, cart_id: &str, statement: &PreparedStatement) -> Result<View, StoreError> {
-        let pager = self.session.execute_iter(statement.clone(), (cart_id,)).await.map_err(unavailable)?;
-        let mut rows = pager
-            .rows_stream::<(String, Option<Vec<u8>>, Option<i64>, Option<CqlTimestamp>)>()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
         let idle_before = self
             .now_micros()
             .saturating_sub(i64::try_from(self.config.absorb_idle_after.as_micros()).unwrap_or(i64::MAX));
         let mut view = View { state: Arc::new(CartState::new()), own_ts: 0, idle: Vec::new() };
         let state = Arc::make_mut(&mut view.state);
-        while let Some((writer, bytes, ts, written_at)) = rows.try_next().await.map_err(unavailable)? {
-            let Some(bytes) = bytes else { continue };
-            state.join(&CartState::from_bytes(&bytes).map_err(|e| corrupt(cart_id, e))?);
-            let ts = ts.unwrap_or_default();
-            if writer == self.writer {
-                view.own_ts = ts;
-            } else if writer != CHECKOUT_ROW
-                && written_at.is_some_and(|w| w.0.saturating_mul(1000) < idle_before)
-            {
-                view.idle.push((writer, ts));
+        let mut paging = PagingState::start();
+        loop {
+            let (result, next) =
+                self.session.execute_single_page(statement, (cart_id,), paging).await.map_err(unavailable)?;
+            let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
+            let rows = rows
+                .rows::<(String, Option<Vec<u8>>, Option<i64>, Option<CqlTimestamp>)>()
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            for row in rows {
+                let (writer, bytes, ts, written_at) = row.map_err(|e| StoreError::Backend(e.to_string()))?;
+                let Some(bytes) = bytes else { continue };
+                state.join(&CartState::from_bytes(&bytes).map_err(|e| corrupt(cart_id, e))?);
+                let ts = ts.unwrap_or_default();
+                if writer == self.writer {
+                    view.own_ts = ts;
+                } else if writer != CHECKOUT_ROW
+                    && written_at.is_some_and(|w| w.0.saturating_mul(1000) < idle_before)
+                {
+                    view.idle.push((writer, ts));
+                }
+            }
+            match next.into_paging_control_flow() {
+                ControlFlow::Continue(state) => paging = state,
+                ControlFlow::Break(()) => break,
             }
         }
         Ok(view)
