@@ -4,4 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q --release --manifest-path bench/core-compare/Cargo.toml --target-dir target/bench-core
-target/bench-core/release/core-compare ../shared/data/online-retail-ii/online_retail_ii_2009_2010.csv.gz "${1:-50000}" "${2:-3}"
+P1_JSON=target/bench-core/p1.json target/bench-core/release/core-compare \
+  ../shared/data/online-retail-ii/online_retail_ii_2009_2010.csv.gz "${1:-50000}" "${2:-3}"
+mkdir -p bench/plots
+scripts/plot.py p1 target/bench-core/p1.json bench/plots/p1-core.svg
+echo "plot: bench/plots/p1-core.svg"

@@ -18,11 +18,16 @@ pub(crate) struct Region {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Failure(pub String);
 
+/// When the replay started: the timeline's zero.
+pub(crate) static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
 /// Latencies and counts of one kind of request.
 #[derive(Debug, Default)]
 pub(crate) struct Timings {
     /// Every latency, in microseconds.
     pub(crate) micros: Vec<u64>,
+    /// (second of the replay it ended in, latency in microseconds), for the timeline.
+    pub(crate) timeline: Vec<(u32, u64)>,
     /// Requests answered 409 or 503 and sent again.
     pub(crate) retried: u64,
 }
@@ -47,6 +52,16 @@ pub(crate) struct Fleet {
 
 /// How many times a request answered 409 (a region not yet replicated) or 503 is sent again.
 const ATTEMPTS: u32 = 60;
+
+impl Timings {
+    /// Records one request that took `took`.
+    pub(crate) fn record(&mut self, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let second = STARTED.get().map_or(0, |s| u32::try_from(s.elapsed().as_secs()).unwrap_or(u32::MAX));
+        self.micros.push(micros);
+        self.timeline.push((second, micros));
+    }
+}
 
 impl Fleet {
     /// A fleet against `regions`, signing tokens with the regions' secret.
@@ -114,7 +129,7 @@ impl Fleet {
             };
             let status = answer.status().as_u16();
             let body = answer.bytes().await.map_err(|e| Failure(format!("sync: {e}")))?;
-            timings.micros.push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+            timings.record(started.elapsed());
             match status {
                 200 => {
                     let response =
@@ -188,7 +203,7 @@ impl Fleet {
                 .map_err(|e| Failure(format!("checkout: {e}")))?;
             let status = answer.status().as_u16();
             let body = answer.bytes().await.map_err(|e| Failure(format!("checkout: {e}")))?;
-            timings.micros.push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+            timings.record(started.elapsed());
             match status {
                 200 | 201 => {
                     return serde_json::from_slice(&body)

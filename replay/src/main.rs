@@ -97,7 +97,59 @@ struct Report {
     sync_p99_ms: f64,
     checkout_p50_ms: f64,
     checkout_p99_ms: f64,
+    /// Per second of the replay: requests, and sync and checkout latencies.
+    timeline: Vec<Second>,
     passed: bool,
+}
+
+/// One second of the replay.
+#[derive(Default, serde::Serialize)]
+struct Second {
+    second: u32,
+    syncs: u64,
+    sync_p50_ms: f64,
+    sync_p99_ms: f64,
+    checkouts: u64,
+    checkout_p50_ms: f64,
+    checkout_p99_ms: f64,
+}
+
+/// The p50 and p99 of some latencies (microseconds), in milliseconds.
+fn quantiles(v: &mut [u64]) -> (f64, f64) {
+    v.sort_unstable();
+    let at = |p: f64| {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+        let i = ((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1));
+        #[allow(clippy::cast_precision_loss)]
+        v.get(i).map_or(0.0, |m| *m as f64 / 1000.0)
+    };
+    (at(0.5), at(0.99))
+}
+
+/// Buckets (second, latency) samples of syncs and checkouts into one row per second.
+fn timeline(syncs: &[(u32, u64)], checkouts: &[(u32, u64)]) -> Vec<Second> {
+    let mut by: BTreeMap<u32, (Vec<u64>, Vec<u64>)> = BTreeMap::new();
+    for (second, micros) in syncs {
+        by.entry(*second).or_default().0.push(*micros);
+    }
+    for (second, micros) in checkouts {
+        by.entry(*second).or_default().1.push(*micros);
+    }
+    by.into_iter()
+        .map(|(second, (mut s, mut c))| {
+            let ((sync_p50_ms, sync_p99_ms), (checkout_p50_ms, checkout_p99_ms)) =
+                (quantiles(&mut s), quantiles(&mut c));
+            Second {
+                second,
+                syncs: s.len() as u64,
+                sync_p50_ms,
+                sync_p99_ms,
+                checkouts: c.len() as u64,
+                checkout_p50_ms,
+                checkout_p99_ms,
+            }
+        })
+        .collect()
 }
 
 /// One customer's devices.
@@ -164,7 +216,7 @@ async fn run(cli: Cli) -> Result<bool, String> {
         indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} lines {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let started = Instant::now();
+    let started = *fleet::STARTED.get_or_init(Instant::now);
     let shoppers = futures_util::stream::iter(by_user.into_iter().map(|(user, sessions)| {
         let (fleet, tally, bar, index) =
             (Arc::clone(&fleet), Arc::clone(&tally), bar.clone(), region_index.clone());
@@ -210,16 +262,12 @@ async fn run(cli: Cli) -> Result<bool, String> {
         }
     }
     let mut t = tally.lock().unwrap_or_else(PoisonError::into_inner);
-    let pct = |v: &mut Vec<u64>, p: f64| {
-        v.sort_unstable();
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
-        let i = ((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1));
-        v.get(i).map_or(0.0, |m| *m as f64 / 1000.0)
-    };
-    let (sync_p50, sync_p99) = (pct(&mut t.sync.micros, 0.5), pct(&mut t.sync.micros, 0.99));
-    let (co_p50, co_p99) = (pct(&mut t.checkout.micros, 0.5), pct(&mut t.checkout.micros, 0.99));
+    let (sync_p50, sync_p99) = quantiles(&mut t.sync.micros);
+    let (co_p50, co_p99) = quantiles(&mut t.checkout.micros);
     let retried = t.sync.retried.saturating_add(t.checkout.retried);
+    let rows = timeline(&t.sync.timeline, &t.checkout.timeline);
     let r = &mut t.report;
+    r.timeline = rows;
     r.seconds = replay_time.as_secs_f64();
     #[allow(clippy::cast_precision_loss)]
     let replayed = r.lines_replayed as f64;
@@ -303,6 +351,7 @@ async fn shop(
                     Err(why) => t.report.order_mismatches.push(format!("{}: {why}", session.invoice)),
                 }
                 t.checkout.micros.extend(checkout.micros);
+                t.checkout.timeline.extend(checkout.timeline);
                 t.checkout.retried = t.checkout.retried.saturating_add(checkout.retried);
             }
             (Kind::Order, None) => {}
@@ -310,6 +359,7 @@ async fn shop(
     }
     let mut t = tally.lock().unwrap_or_else(PoisonError::into_inner);
     t.sync.micros.append(&mut timings.micros);
+    t.sync.timeline.append(&mut timings.timeline);
     t.sync.retried = t.sync.retried.saturating_add(timings.retried);
     if second {
         t.report.customers_with_two_devices = t.report.customers_with_two_devices.saturating_add(1);

@@ -268,7 +268,23 @@ fn main() {
         theirs_a.push(automerge_docs(&carts));
     }
     let ours = median(ours);
+    let (crdts, automerge) = (median(theirs_c), median(theirs_a));
     ours.line("cart-core", None);
-    median(theirs_c).line("crdts", Some(&ours));
-    median(theirs_a).line("automerge", Some(&ours));
+    crdts.line("crdts", Some(&ours));
+    automerge.line("automerge", Some(&ours));
+    // For scripts/plot.py: one object per library.
+    if let Ok(path) = std::env::var("P1_JSON") {
+        let json: Vec<String> = [("cart-core", &ours), ("crdts", &crdts), ("automerge", &automerge)]
+            .iter()
+            .map(|(name, f)| {
+                format!(
+                    r#"{{"name":"{name}","ops_per_s":{:.0},"merge_ms":{:.3},"bytes":{}}}"#,
+                    f.ops as f64 / f.work.as_secs_f64(),
+                    f.merge.as_secs_f64() * 1e3,
+                    f.bytes
+                )
+            })
+            .collect();
+        std::fs::write(path, format!("[{}]\n", json.join(","))).unwrap();
+    }
 }

@@ -109,9 +109,13 @@ pub async fn checkout(
     // A checkout raced by another region's (Cassandra: the store's lightweight
     // transaction refused ours) reads the cart again, which no longer holds what the
     // other one took.
-    for _ in 0..CHECKOUT_ATTEMPTS {
+    for attempt in 1..=CHECKOUT_ATTEMPTS {
         match checkout_once(&app, &caller, &cart_id, &key).await {
-            Err(AppError { code: "checkout_raced", .. }) => {}
+            // Back off a little, so that racing regions do not collide again at once.
+            Err(AppError { code: "checkout_raced", .. }) => {
+                tokio::time::sleep(std::time::Duration::from_millis(40_u64.saturating_mul(attempt as u64)))
+                    .await;
+            }
             outcome => return outcome,
         }
     }

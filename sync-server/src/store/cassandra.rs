@@ -682,19 +682,15 @@ impl CartStore for CassandraStore {
         let won = match result {
             Ok(result) => applied(result)?,
             // A transaction that timed out (contention, a slow replica) may or may not have
-            // been applied: a serial read of the row says which.
+            // been applied. A serial read (which finishes any round in progress) says if it
+            // was; if not, the caller reads the cart again and tries once more, under the
+            // same key. Should the timed-out round still complete later, it would have done
+            // so before any newer round on the row: the epoch lets only one through.
             Err(e) => {
                 tracing::warn!(cart_id, error = %e, "checkout transaction outcome unknown; reading it back");
                 let (now_epoch, last_key) = self.checkout_epoch(cart_id).await?;
-                if last_key.as_deref() == Some(order.idempotency_key.as_str())
+                last_key.as_deref() == Some(order.idempotency_key.as_str())
                     && now_epoch == Some(epoch.unwrap_or_default().saturating_add(1))
-                {
-                    true
-                } else if now_epoch != epoch {
-                    false
-                } else {
-                    return Err(unavailable(e));
-                }
             }
         };
         if !won {
