@@ -34,6 +34,7 @@ async fn one_node_passes_the_suite_and_keeps_the_data_model_rules() {
     clocks_and_same_millisecond_writes_decide_nothing(&cluster, &keyspace).await;
     replayed_writes_change_nothing(&main).await;
     reads_page_through_many_writers_and_idle_ones_are_absorbed(&cluster, &keyspace, &main).await;
+    an_order_cut_short_is_recorded_before_another_replaces_it(&main).await;
     // In a keyspace of its own, so Cassandra's statistics speak of these cycles alone.
     let cycles = fresh_keyspace("cycles");
     add_remove_cycles_leave_no_tombstones(&cluster, &cycles, &store(&cluster, &cycles, |_| {}).await).await;
@@ -200,6 +201,62 @@ async fn reads_page_through_many_writers_and_idle_ones_are_absorbed(
     absorber.merge(cart, delta).await.unwrap();
     assert_eq!(row_count(main, cart).await, 1, "the idle writers' rows were absorbed");
     assert_eq!(main.load(cart).await.unwrap().to_bytes(), expected.to_bytes());
+}
+
+/// A checkout whose transaction committed but whose recording by id and key was cut
+/// short (the process died, a write timed out) is still found by its key, also after a
+/// later checkout replaces it on the checkout row; a key whose order row has not arrived
+/// yet is "retry later", never "no order".
+async fn an_order_cut_short_is_recorded_before_another_replaces_it(store: &CassandraStore) {
+    use sync_server::store::{Order, StoreError};
+    let cart = "cut-short";
+    let mut phone = Replica::new();
+    let order = |id: &str, key: &str| Order {
+        order_id: id.to_owned(),
+        cart_id: cart.to_owned(),
+        user_id: "usr_cut".to_owned(),
+        idempotency_key: key.to_owned(),
+        items: Vec::new(),
+        total: "0".to_owned(),
+        context: serde_json::json!({}),
+        region: "us-west".to_owned(),
+        created_at: "2026-12-04T00:00:00Z".to_owned(),
+    };
+    let checkout = |id: &'static str, key: &'static str, phone: &mut Replica| {
+        let delta = phone.add(&format!("itm_{id}"), 1, &AttrPatch::new()).unwrap();
+        (delta, order(id, key))
+    };
+    let (delta, first) = checkout("o1", "k1", &mut phone);
+    store.merge(cart, delta).await.unwrap();
+    let read = store.load_for_checkout(cart).await.unwrap();
+    let mut taker = Replica::new();
+    taker.join(&read);
+    let removal = taker.remove_seen(read.context()).unwrap();
+    assert_eq!(store.commit_checkout(cart, &read, removal, first.clone()).await.unwrap(), first);
+    // Cut short: the order's rows by id and by key are gone; only the checkout row knows it.
+    let ks = store.keyspace().to_owned();
+    let session = store.session();
+    session.query_unpaged(format!("DELETE FROM {ks}.orders WHERE order_id = 'o1'"), ()).await.unwrap();
+    session
+        .query_unpaged(
+            format!("DELETE FROM {ks}.order_keys WHERE cart_id = ? AND idempotency_key = 'k1'"),
+            (cart,),
+        )
+        .await
+        .unwrap();
+    // A second checkout replaces the checkout row's order; the first is recorded first.
+    let (delta, second) = checkout("o2", "k2", &mut phone);
+    store.merge(cart, delta).await.unwrap();
+    let read = store.load_for_checkout(cart).await.unwrap();
+    let mut taker = Replica::new();
+    taker.join(&read);
+    let removal = taker.remove_seen(read.context()).unwrap();
+    assert_eq!(store.commit_checkout(cart, &read, removal, second.clone()).await.unwrap(), second);
+    assert_eq!(store.order_for_key(cart, "k1").await.unwrap(), Some(first), "the first order was lost");
+    assert_eq!(store.order_for_key(cart, "k2").await.unwrap(), Some(second));
+    // The key has arrived, its order row not yet: retry later, not "no such order".
+    session.query_unpaged(format!("DELETE FROM {ks}.orders WHERE order_id = 'o2'"), ()).await.unwrap();
+    assert!(matches!(store.order_for_key(cart, "k2").await, Err(StoreError::Unavailable(_))));
 }
 
 /// 120,000 add/remove cycles of one item: each overwrites one cell, so Cassandra holds

@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cart_core::Replica;
+use cart_core::{Replica, ReplicaId};
 
 use super::Body;
 use crate::auth::Caller;
@@ -172,7 +172,10 @@ async fn checkout_once(
         created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
     };
     let order_id = order.order_id.clone();
-    let mut replica = Replica::restore(region.replica, 1, state.as_ref().clone());
+    // The removal is minted under a replica id of its own: a checkout whose outcome was
+    // unknown may still be committed later, and its dot must never be one that this
+    // process goes on to give a REST change.
+    let mut replica = Replica::restore(ReplicaId::random(), 1, state.as_ref().clone());
     let removal = replica.remove_seen(state.context())?;
     let stored = match region.store.commit_checkout(cart_id, &state, removal, order).await {
         Err(StoreError::CheckoutRaced) => {

@@ -160,7 +160,7 @@ pub struct CassandraStore {
     session: Session,
     writer: String,
     statements: Statements,
-    cache: Mutex<HashMap<String, View>>,
+    cache: Mutex<Cache>,
     stripes: Stripes,
     config: CassandraConfig,
 }
@@ -268,7 +268,7 @@ impl CassandraStore {
             session,
             writer,
             statements,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
             stripes: Stripes::new(STRIPES),
             config,
         })
@@ -303,14 +303,17 @@ impl CassandraStore {
     }
 
     fn cached(&self, cart_id: &str) -> Option<View> {
-        self.cache.lock().unwrap_or_else(PoisonError::into_inner).get(cart_id).cloned()
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner).views.get(cart_id).cloned()
     }
 
-    /// Keeps `view` as what this process knows of the cart, joined with what it knew:
-    /// a read that raced a write must never take the cache (and so this writer's next
-    /// row, which is built from it) back behind the write. Returns the view kept.
-    fn remember(&self, cart_id: &str, view: View) -> View {
-        keep(&mut self.cache.lock().unwrap_or_else(PoisonError::into_inner), cart_id, view)
+    /// The cache's generation: a read notes it before it starts (see [`Cache::keep`]).
+    fn generation(&self) -> u64 {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner).generation
+    }
+
+    /// Keeps what this process now knows of the cart (see [`Cache::keep`]).
+    fn remember(&self, cart_id: &str, view: View, read_at: Option<u64>) -> View {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner).keep(cart_id, view, read_at)
     }
 
     /// Reads and joins every row of the cart, page by page (a page per request, no
@@ -352,13 +355,26 @@ impl CassandraStore {
 
     /// The cart as this process knows it: what it read now, joined with what it had.
     async fn fresh_view(&self, cart_id: &str, statement: &PreparedStatement) -> Result<View, StoreError> {
+        let generation = self.generation();
         let view = self.read(cart_id, statement).await?;
-        Ok(self.remember(cart_id, view))
+        Ok(self.remember(cart_id, view, Some(generation)))
+    }
+
+    /// The statement that reads a cart for this process's own use. With failover on, a
+    /// write may have been acknowledged by another datacenter while this one was down, so
+    /// a local read could miss this writer's own latest row: read at QUORUM then.
+    fn rows_statement(&self) -> &PreparedStatement {
+        if self.config.dc_failover { &self.statements.rows_quorum } else { &self.statements.rows }
     }
 
     /// Writes this writer's row (and deletes absorbed rows) in one single-partition batch.
-    async fn write_own(&self, cart_id: &str, state: &CartState, view: &View) -> Result<i64, StoreError> {
-        let ts = self.now_micros().max(view.own_ts.saturating_add(1));
+    async fn write_own(
+        &self,
+        cart_id: &str,
+        state: &CartState,
+        view: &View,
+        ts: i64,
+    ) -> Result<(), StoreError> {
         let written_at = CqlTimestamp(ts / 1000);
         let bytes = state.to_bytes();
         if view.idle.is_empty() {
@@ -366,7 +382,7 @@ impl CassandraStore {
                 .execute_unpaged(&self.statements.upsert, (cart_id, &self.writer, &bytes, written_at, ts))
                 .await
                 .map_err(unavailable)?;
-            return Ok(ts);
+            return Ok(());
         }
         let mut batch = Batch::new(BatchType::Unlogged);
         batch.append_statement(BatchStatement::PreparedStatement(self.statements.upsert.clone()));
@@ -388,11 +404,11 @@ impl CassandraStore {
         batch.set_is_idempotent(true);
         self.session.batch(&batch, values).await.map_err(unavailable)?;
         metrics::counter!("cart_store_absorbed_rows_total").increment(view.idle.len() as u64);
-        Ok(ts)
+        Ok(())
     }
 
-    /// The checkout row's epoch and last key, read at SERIAL consistency.
-    async fn checkout_epoch(&self, cart_id: &str) -> Result<(Option<i64>, Option<String>), StoreError> {
+    /// The checkout row's epoch and last order, read at SERIAL consistency.
+    async fn checkout_epoch(&self, cart_id: &str) -> Result<(Option<i64>, Option<Order>), StoreError> {
         let result = self
             .session
             .execute_unpaged(&self.statements.checkout_row, (cart_id,))
@@ -402,7 +418,9 @@ impl CassandraStore {
         let row = rows
             .maybe_first_row::<(Option<i64>, Option<Vec<u8>>, Option<String>, Option<String>)>()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        Ok(row.map_or((None, None), |(epoch, _, key, _)| (epoch, key)))
+        let Some((epoch, _, _, body)) = row else { return Ok((None, None)) };
+        let last = body.map(|b| serde_json::from_str(&b).map_err(|e| corrupt(cart_id, e))).transpose()?;
+        Ok((epoch, last))
     }
 
     async fn stored_order(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
@@ -528,16 +546,34 @@ impl Statements {
     }
 }
 
-/// Puts `view` in the cache joined with the view already there, and returns it.
-fn keep(cache: &mut HashMap<String, View>, cart_id: &str, mut view: View) -> View {
-    if let Some(known) = cache.get(cart_id) {
-        Arc::make_mut(&mut view.state).join(&known.state);
-        view.own_ts = view.own_ts.max(known.own_ts);
-    } else if cache.len() >= CACHE_CARTS {
-        cache.clear();
+/// The carts this process has read or written, and a generation that moves when the
+/// cache starts over.
+#[derive(Default)]
+struct Cache {
+    views: HashMap<String, View>,
+    generation: u64,
+}
+
+impl Cache {
+    /// Keeps `view` joined with the view already there, and returns what is kept. A
+    /// read (`read_at`: the generation it started in) must never take the cache, and so
+    /// this writer's next row, which is built from it, back behind a write: if the cache
+    /// started over while the read was under way, the read may predate a write whose
+    /// view was dropped, so it is not kept. Writes (`None`) are always kept: each one
+    /// contains everything this writer wrote before.
+    fn keep(&mut self, cart_id: &str, mut view: View, read_at: Option<u64>) -> View {
+        if let Some(known) = self.views.get(cart_id) {
+            Arc::make_mut(&mut view.state).join(&known.state);
+            view.own_ts = view.own_ts.max(known.own_ts);
+        } else if read_at.is_some_and(|g| g != self.generation) {
+            return view;
+        } else if self.views.len() >= CACHE_CARTS {
+            self.views.clear();
+            self.generation = self.generation.wrapping_add(1);
+        }
+        self.views.insert(cart_id.to_owned(), view.clone());
+        view
     }
-    cache.insert(cart_id.to_owned(), view.clone());
-    view
 }
 
 /// The `[applied]` column of a lightweight transaction's answer.
@@ -550,7 +586,7 @@ fn applied(result: scylla::response::query_result::QueryResult) -> Result<bool, 
 #[async_trait]
 impl CartStore for CassandraStore {
     async fn load(&self, cart_id: &str) -> Result<Arc<CartState>, StoreError> {
-        Ok(self.fresh_view(cart_id, &self.statements.rows).await?.state)
+        Ok(self.fresh_view(cart_id, self.rows_statement()).await?.state)
     }
 
     async fn load_for_checkout(&self, cart_id: &str) -> Result<Arc<CartState>, StoreError> {
@@ -561,14 +597,18 @@ impl CartStore for CassandraStore {
         let _guard = self.stripes.lock(cart_id).await;
         let view = match self.cached(cart_id) {
             Some(view) => view,
-            None => self.fresh_view(cart_id, &self.statements.rows).await?,
+            None => self.fresh_view(cart_id, self.rows_statement()).await?,
         };
         let mut state = Arc::clone(&view.state);
         if !Arc::make_mut(&mut state).join(&delta) {
             return Ok(Merged { state, changed: false });
         }
-        let own_ts = self.write_own(cart_id, &state, &view).await?;
-        self.remember(cart_id, View { state: Arc::clone(&state), own_ts, idle: Vec::new() });
+        let ts = self.now_micros().max(view.own_ts.saturating_add(1));
+        // Kept whether or not the write is known to have landed: a write that timed out
+        // may have, and this writer's next row must contain it and come after it (it is a
+        // valid state either way; its changes were simply not acknowledged).
+        self.remember(cart_id, View { state: Arc::clone(&state), own_ts: ts, idle: Vec::new() }, None);
+        self.write_own(cart_id, &state, &view, ts).await?;
         Ok(Merged { state, changed: true })
     }
 
@@ -587,7 +627,14 @@ impl CartStore for CassandraStore {
             .map_err(unavailable)?;
         let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
         match rows.maybe_first_row::<(String,)>().map_err(|e| StoreError::Backend(e.to_string()))? {
-            Some((order_id,)) => self.stored_order(&order_id).await,
+            // The key and the order are separate rows: this datacenter may have the key
+            // before the order. That is not "no order": the caller must not make another.
+            Some((order_id,)) => match self.stored_order(&order_id).await? {
+                Some(order) => Ok(Some(order)),
+                None => Err(StoreError::Unavailable(format!(
+                    "order {order_id} of this key has not reached this region yet; retry"
+                ))),
+            },
             // The last checkout's key is also on the checkout row, written by the same
             // transaction as the order: found there even if recording it was cut short.
             None => {
@@ -635,16 +682,28 @@ impl CartStore for CassandraStore {
         let row = rows
             .maybe_first_row::<(Option<i64>, Option<Vec<u8>>, Option<String>, Option<String>)>()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let (epoch, taken) = match row {
-            Some((epoch, bytes, _, _)) => (
+        let (epoch, taken, last) = match row {
+            Some((epoch, bytes, _, last)) => (
                 epoch,
                 bytes
                     .map(|b| CartState::from_bytes(&b).map_err(|e| corrupt(cart_id, e)))
                     .transpose()?
                     .unwrap_or_default(),
+                last,
             ),
-            None => (None, CartState::new()),
+            None => (None, CartState::new(), None),
         };
+        // The row holds only the latest order until it is recorded by id and key; this
+        // transaction is about to replace it, so make sure it is recorded first
+        // (idempotent: usually it already is).
+        if let Some(body) = last {
+            let previous: Order = serde_json::from_str(&body).map_err(|e| corrupt(cart_id, e))?;
+            if previous.idempotency_key == order.idempotency_key {
+                self.record_order(&previous).await?;
+                return Ok(previous);
+            }
+            self.record_order(&previous).await?;
+        }
         // The order was made from `read`: it must already show every checkout so far.
         if read.clone().join(&taken) {
             return Err(StoreError::CheckoutRaced);
@@ -688,9 +747,19 @@ impl CartStore for CassandraStore {
             // so before any newer round on the row: the epoch lets only one through.
             Err(e) => {
                 tracing::warn!(cart_id, error = %e, "checkout transaction outcome unknown; reading it back");
-                let (now_epoch, last_key) = self.checkout_epoch(cart_id).await?;
-                last_key.as_deref() == Some(order.idempotency_key.as_str())
-                    && now_epoch == Some(epoch.unwrap_or_default().saturating_add(1))
+                let (now_epoch, last) = self.checkout_epoch(cart_id).await?;
+                match last {
+                    // Ours, or the same key's order made by another region meanwhile:
+                    // either way that order holds for the key.
+                    Some(stored) if stored.idempotency_key == order.idempotency_key => {
+                        if stored.order_id != order.order_id {
+                            self.record_order(&stored).await?;
+                            return Ok(stored);
+                        }
+                        now_epoch == Some(epoch.unwrap_or_default().saturating_add(1))
+                    }
+                    _ => false,
+                }
             }
         };
         if !won {
@@ -728,13 +797,21 @@ mod tests {
         let stale = phone.add("itm_a", 1, &cart_core::AttrPatch::new()).unwrap();
         phone.add("itm_b", 1, &cart_core::AttrPatch::new()).unwrap();
         let written = View { state: Arc::new(phone.state().clone()), own_ts: 20, idle: Vec::new() };
-        let mut cache = HashMap::new();
-        keep(&mut cache, "c", written);
+        let mut cache = Cache::default();
+        let started = cache.generation;
+        cache.keep("c", written.clone(), None);
         let read = View { state: Arc::new(stale), own_ts: 10, idle: vec![("old/1".into(), 5)] };
-        let kept = keep(&mut cache, "c", read);
+        let kept = cache.keep("c", read.clone(), Some(started));
         assert_eq!(kept.state.to_bytes(), phone.state().to_bytes());
         assert_eq!(kept.own_ts, 20);
-        assert_eq!(cache.get("c").map(|v| v.state.to_bytes()), Some(phone.state().to_bytes()));
+        assert_eq!(cache.views.get("c").map(|v| v.state.to_bytes()), Some(phone.state().to_bytes()));
+        // The cache starts over while a read is under way: the read is not kept.
+        cache.views.clear();
+        cache.generation = cache.generation.wrapping_add(1);
+        cache.keep("c", read, Some(started));
+        assert!(!cache.views.contains_key("c"), "a read from before the cache started over was kept");
+        cache.keep("c", written, None);
+        assert_eq!(cache.views.get("c").map(|v| v.own_ts), Some(20));
     }
 
     #[test]

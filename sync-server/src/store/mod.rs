@@ -104,8 +104,9 @@ pub trait CartStore: Send + Sync + 'static {
     /// An order by id.
     async fn order(&self, order_id: &str) -> Result<Option<Order>, StoreError>;
 
-    /// The cart as a checkout must read it: every change any region has acknowledged
-    /// where the store can tell (Cassandra reads at QUORUM across datacenters).
+    /// The cart as a checkout reads it. Cassandra reads at QUORUM across datacenters:
+    /// every change a quorum of replicas holds; one acknowledged by its own datacenter
+    /// alone and not yet replicated may be missed, and then stays in the cart.
     async fn load_for_checkout(&self, cart_id: &str) -> Result<Arc<CartState>, StoreError> {
         self.load(cart_id).await
     }
