@@ -407,8 +407,9 @@ impl CassandraStore {
         Ok(())
     }
 
-    /// The checkout row's epoch and last order, read at SERIAL consistency.
-    async fn checkout_epoch(&self, cart_id: &str) -> Result<(Option<i64>, Option<Order>), StoreError> {
+    /// The cart's checkout row, read at SERIAL consistency (which finishes any
+    /// transaction in progress on it).
+    async fn checkout_row(&self, cart_id: &str) -> Result<CheckoutRow, StoreError> {
         let result = self
             .session
             .execute_unpaged(&self.statements.checkout_row, (cart_id,))
@@ -416,11 +417,17 @@ impl CassandraStore {
             .map_err(unavailable)?;
         let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
         let row = rows
-            .maybe_first_row::<(Option<i64>, Option<Vec<u8>>, Option<String>, Option<String>)>()
+            .maybe_first_row::<(Option<i64>, Option<Vec<u8>>, Option<String>)>()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let Some((epoch, _, _, body)) = row else { return Ok((None, None)) };
-        let last = body.map(|b| serde_json::from_str(&b).map_err(|e| corrupt(cart_id, e))).transpose()?;
-        Ok((epoch, last))
+        let Some((epoch, taken, last)) = row else { return Ok(CheckoutRow::default()) };
+        Ok(CheckoutRow {
+            epoch,
+            taken: taken
+                .map(|b| CartState::from_bytes(&b).map_err(|e| corrupt(cart_id, e)))
+                .transpose()?
+                .unwrap_or_default(),
+            last: last.map(|b| serde_json::from_str(&b).map_err(|e| corrupt(cart_id, e))).transpose()?,
+        })
     }
 
     async fn stored_order(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
@@ -492,8 +499,7 @@ impl Statements {
             .await?,
             checkout_row: prepare(
                 format!(
-                    "SELECT epoch, state, last_key, last_order FROM {ks}.cart_rows \
-                     WHERE cart_id = ? AND writer = '{CHECKOUT_ROW}'"
+                    "SELECT epoch, state, last_order FROM {ks}.cart_rows WHERE cart_id = ? AND writer = '{CHECKOUT_ROW}'"
                 ),
                 Consistency::Serial,
                 true,
@@ -501,8 +507,8 @@ impl Statements {
             .await?,
             checkout_first: prepare(
                 format!(
-                    "INSERT INTO {ks}.cart_rows (cart_id, writer, state, epoch, last_key, last_order, written_at) \
-                     VALUES (?, '{CHECKOUT_ROW}', ?, 1, ?, ?, ?) IF NOT EXISTS"
+                    "INSERT INTO {ks}.cart_rows (cart_id, writer, state, epoch, last_order, written_at) \
+                     VALUES (?, '{CHECKOUT_ROW}', ?, 1, ?, ?) IF NOT EXISTS"
                 ),
                 Consistency::Quorum,
                 false,
@@ -510,7 +516,7 @@ impl Statements {
             .await?,
             checkout_next: prepare(
                 format!(
-                    "UPDATE {ks}.cart_rows SET state = ?, epoch = ?, last_key = ?, last_order = ?, written_at = ? \
+                    "UPDATE {ks}.cart_rows SET state = ?, epoch = ?, last_order = ?, written_at = ? \
                      WHERE cart_id = ? AND writer = '{CHECKOUT_ROW}' IF epoch = ?"
                 ),
                 Consistency::Quorum,
@@ -544,6 +550,15 @@ impl Statements {
             cart_ids,
         })
     }
+}
+
+/// A cart's `~checkout` row: the transaction epoch, the join of every checkout's
+/// removal, and the latest order.
+#[derive(Default)]
+struct CheckoutRow {
+    epoch: Option<i64>,
+    taken: CartState,
+    last: Option<Order>,
 }
 
 /// The carts this process has read or written, and a generation that moves when the
@@ -637,25 +652,13 @@ impl CartStore for CassandraStore {
             },
             // The last checkout's key is also on the checkout row, written by the same
             // transaction as the order: found there even if recording it was cut short.
-            None => {
-                let result = self
-                    .session
-                    .execute_unpaged(&self.statements.checkout_row, (cart_id,))
-                    .await
-                    .map_err(unavailable)?;
-                let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
-                let row = rows
-                    .maybe_first_row::<(Option<i64>, Option<Vec<u8>>, Option<String>, Option<String>)>()
-                    .map_err(|e| StoreError::Backend(e.to_string()))?;
-                match row {
-                    Some((_, _, Some(last_key), Some(body))) if last_key == key => {
-                        let order: Order = serde_json::from_str(&body).map_err(|e| corrupt(cart_id, e))?;
-                        self.record_order(&order).await?;
-                        Ok(Some(order))
-                    }
-                    _ => Ok(None),
+            None => match self.checkout_row(cart_id).await?.last {
+                Some(order) if order.idempotency_key == key => {
+                    self.record_order(&order).await?;
+                    Ok(Some(order))
                 }
-            }
+                _ => Ok(None),
+            },
         }
     }
 
@@ -673,31 +676,11 @@ impl CartStore for CassandraStore {
         if let Some(existing) = self.order_for_key(cart_id, &order.idempotency_key).await? {
             return Ok(existing);
         }
-        let result = self
-            .session
-            .execute_unpaged(&self.statements.checkout_row, (cart_id,))
-            .await
-            .map_err(unavailable)?;
-        let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
-        let row = rows
-            .maybe_first_row::<(Option<i64>, Option<Vec<u8>>, Option<String>, Option<String>)>()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let (epoch, taken, last) = match row {
-            Some((epoch, bytes, _, last)) => (
-                epoch,
-                bytes
-                    .map(|b| CartState::from_bytes(&b).map_err(|e| corrupt(cart_id, e)))
-                    .transpose()?
-                    .unwrap_or_default(),
-                last,
-            ),
-            None => (None, CartState::new(), None),
-        };
+        let CheckoutRow { epoch, taken, last } = self.checkout_row(cart_id).await?;
         // The row holds only the latest order until it is recorded by id and key; this
         // transaction is about to replace it, so make sure it is recorded first
         // (idempotent: usually it already is).
-        if let Some(body) = last {
-            let previous: Order = serde_json::from_str(&body).map_err(|e| corrupt(cart_id, e))?;
+        if let Some(previous) = last {
             if previous.idempotency_key == order.idempotency_key {
                 self.record_order(&previous).await?;
                 return Ok(previous);
@@ -715,25 +698,14 @@ impl CartStore for CassandraStore {
         let result = match epoch {
             None => {
                 self.session
-                    .execute_unpaged(
-                        &self.statements.checkout_first,
-                        (cart_id, after.to_bytes(), &order.idempotency_key, &body, now),
-                    )
+                    .execute_unpaged(&self.statements.checkout_first, (cart_id, after.to_bytes(), &body, now))
                     .await
             }
             Some(epoch) => {
                 self.session
                     .execute_unpaged(
                         &self.statements.checkout_next,
-                        (
-                            after.to_bytes(),
-                            epoch.saturating_add(1),
-                            &order.idempotency_key,
-                            &body,
-                            now,
-                            cart_id,
-                            epoch,
-                        ),
+                        (after.to_bytes(), epoch.saturating_add(1), &body, now, cart_id, epoch),
                     )
                     .await
             }
@@ -747,7 +719,7 @@ impl CartStore for CassandraStore {
             // so before any newer round on the row: the epoch lets only one through.
             Err(e) => {
                 tracing::warn!(cart_id, error = %e, "checkout transaction outcome unknown; reading it back");
-                let (now_epoch, last) = self.checkout_epoch(cart_id).await?;
+                let CheckoutRow { epoch: now_epoch, last, .. } = self.checkout_row(cart_id).await?;
                 match last {
                     // Ours, or the same key's order made by another region meanwhile:
                     // either way that order holds for the key.
