@@ -24,7 +24,8 @@ def frame(title, ylabel, ymax, xlabel, xmax, ticks_x):
         v = ymax * i / 4
         y = H - B - (H - B - T) * i / 4
         out.append(f'<line x1="{L}" y1="{y}" x2="{W - R}" y2="{y}" stroke="#eee"/>')
-        out.append(f'<text x="{L - 6}" y="{y + 4}" text-anchor="end">{v:.3g}</text>')
+        label = f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+        out.append(f'<text x="{L - 6}" y="{y + 4}" text-anchor="end">{label}</text>')
     for v in ticks_x:
         x = L + (W - L - R) * v / max(xmax, 1)
         out.append(f'<text x="{x}" y="{H - B + 16}" text-anchor="middle">{v}</text>')
