@@ -169,6 +169,10 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("cassandra: {e}"))
 }
 
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
 fn corrupt(cart_id: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { key: cart_id.to_owned(), why: e.to_string() }
 }
@@ -328,12 +332,12 @@ impl CassandraStore {
         loop {
             let (result, next) =
                 self.session.execute_single_page(statement, (cart_id,), paging).await.map_err(unavailable)?;
-            let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
+            let rows = result.into_rows_result().map_err(backend)?;
             let rows = rows
                 .rows::<(String, Option<Vec<u8>>, Option<i64>, Option<CqlTimestamp>)>()
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
+                .map_err(backend)?;
             for row in rows {
-                let (writer, bytes, ts, written_at) = row.map_err(|e| StoreError::Backend(e.to_string()))?;
+                let (writer, bytes, ts, written_at) = row.map_err(backend)?;
                 let Some(bytes) = bytes else { continue };
                 state.join(&CartState::from_bytes(&bytes).map_err(|e| corrupt(cart_id, e))?);
                 let ts = ts.unwrap_or_default();
@@ -372,12 +376,12 @@ impl CassandraStore {
         &self,
         cart_id: &str,
         state: &CartState,
-        view: &View,
+        idle: &[(String, i64)],
         ts: i64,
     ) -> Result<(), StoreError> {
         let written_at = CqlTimestamp(ts / 1000);
         let bytes = state.to_bytes();
-        if view.idle.is_empty() {
+        if idle.is_empty() {
             self.session
                 .execute_unpaged(&self.statements.upsert, (cart_id, &self.writer, &bytes, written_at, ts))
                 .await
@@ -393,7 +397,7 @@ impl CassandraStore {
             CqlValue::Timestamp(written_at),
             CqlValue::BigInt(ts),
         ]];
-        for (writer, read_ts) in &view.idle {
+        for (writer, read_ts) in idle {
             batch.append_statement(BatchStatement::PreparedStatement(self.statements.absorb.clone()));
             values.push(vec![
                 CqlValue::BigInt(*read_ts),
@@ -403,8 +407,29 @@ impl CassandraStore {
         }
         batch.set_is_idempotent(true);
         self.session.batch(&batch, values).await.map_err(unavailable)?;
-        metrics::counter!("cart_store_absorbed_rows_total").increment(view.idle.len() as u64);
+        metrics::counter!("cart_store_absorbed_rows_total").increment(idle.len() as u64);
         Ok(())
+    }
+
+    /// The order recorded under `key`, by the key's row. The key and the order are
+    /// separate rows, so this datacenter may have the key before the order: that is not
+    /// "no order", and the caller must not make another.
+    async fn keyed_order(&self, cart_id: &str, key: &str) -> Result<Option<Order>, StoreError> {
+        let result = self
+            .session
+            .execute_unpaged(&self.statements.order_key, (cart_id, key))
+            .await
+            .map_err(unavailable)?;
+        let rows = result.into_rows_result().map_err(backend)?;
+        let Some((order_id,)) = rows.maybe_first_row::<(String,)>().map_err(backend)? else {
+            return Ok(None);
+        };
+        match self.stored_order(&order_id).await? {
+            Some(order) => Ok(Some(order)),
+            None => Err(StoreError::Unavailable(format!(
+                "order {order_id} of this key has not reached this region yet; retry"
+            ))),
+        }
     }
 
     /// The cart's checkout row, read at SERIAL consistency (which finishes any
@@ -415,10 +440,9 @@ impl CassandraStore {
             .execute_unpaged(&self.statements.checkout_row, (cart_id,))
             .await
             .map_err(unavailable)?;
-        let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
-        let row = rows
-            .maybe_first_row::<(Option<i64>, Option<Vec<u8>>, Option<String>)>()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let rows = result.into_rows_result().map_err(backend)?;
+        let row =
+            rows.maybe_first_row::<(Option<i64>, Option<Vec<u8>>, Option<String>)>().map_err(backend)?;
         let Some((epoch, taken, last)) = row else { return Ok(CheckoutRow::default()) };
         Ok(CheckoutRow {
             epoch,
@@ -433,10 +457,8 @@ impl CassandraStore {
     async fn stored_order(&self, order_id: &str) -> Result<Option<Order>, StoreError> {
         let result =
             self.session.execute_unpaged(&self.statements.order, (order_id,)).await.map_err(unavailable)?;
-        let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
-        let Some((body,)) =
-            rows.maybe_first_row::<(String,)>().map_err(|e| StoreError::Backend(e.to_string()))?
-        else {
+        let rows = result.into_rows_result().map_err(backend)?;
+        let Some((body,)) = rows.maybe_first_row::<(String,)>().map_err(backend)? else {
             return Ok(None);
         };
         serde_json::from_str(&body).map(Some).map_err(|e| corrupt(order_id, e))
@@ -444,7 +466,7 @@ impl CassandraStore {
 
     /// Stores an order by id and by key (idempotent: also used to finish an interrupted one).
     async fn record_order(&self, order: &Order) -> Result<(), StoreError> {
-        let body = serde_json::to_string(order).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let body = serde_json::to_string(order).map_err(backend)?;
         self.session
             .execute_unpaged(&self.statements.insert_order, (&order.order_id, &order.cart_id, &body))
             .await
@@ -593,8 +615,8 @@ impl Cache {
 
 /// The `[applied]` column of a lightweight transaction's answer.
 fn applied(result: scylla::response::query_result::QueryResult) -> Result<bool, StoreError> {
-    let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
-    let row = rows.first_row::<scylla::value::Row>().map_err(|e| StoreError::Backend(e.to_string()))?;
+    let rows = result.into_rows_result().map_err(backend)?;
+    let row = rows.first_row::<scylla::value::Row>().map_err(backend)?;
     Ok(matches!(row.columns.first(), Some(Some(CqlValue::Boolean(true)))))
 }
 
@@ -623,42 +645,29 @@ impl CartStore for CassandraStore {
         // may have, and this writer's next row must contain it and come after it (it is a
         // valid state either way; its changes were simply not acknowledged).
         self.remember(cart_id, View { state: Arc::clone(&state), own_ts: ts, idle: Vec::new() }, None);
-        self.write_own(cart_id, &state, &view, ts).await?;
+        self.write_own(cart_id, &state, &view.idle, ts).await?;
         Ok(Merged { state, changed: true })
     }
 
     async fn cart_ids(&self) -> Result<Vec<String>, StoreError> {
         let pager =
             self.session.execute_iter(self.statements.cart_ids.clone(), ()).await.map_err(unavailable)?;
-        let rows = pager.rows_stream::<(String,)>().map_err(|e| StoreError::Backend(e.to_string()))?;
+        let rows = pager.rows_stream::<(String,)>().map_err(backend)?;
         rows.map_ok(|(id,)| id).try_collect().await.map_err(unavailable)
     }
 
     async fn order_for_key(&self, cart_id: &str, key: &str) -> Result<Option<Order>, StoreError> {
-        let result = self
-            .session
-            .execute_unpaged(&self.statements.order_key, (cart_id, key))
-            .await
-            .map_err(unavailable)?;
-        let rows = result.into_rows_result().map_err(|e| StoreError::Backend(e.to_string()))?;
-        match rows.maybe_first_row::<(String,)>().map_err(|e| StoreError::Backend(e.to_string()))? {
-            // The key and the order are separate rows: this datacenter may have the key
-            // before the order. That is not "no order": the caller must not make another.
-            Some((order_id,)) => match self.stored_order(&order_id).await? {
-                Some(order) => Ok(Some(order)),
-                None => Err(StoreError::Unavailable(format!(
-                    "order {order_id} of this key has not reached this region yet; retry"
-                ))),
-            },
-            // The last checkout's key is also on the checkout row, written by the same
-            // transaction as the order: found there even if recording it was cut short.
-            None => match self.checkout_row(cart_id).await?.last {
-                Some(order) if order.idempotency_key == key => {
-                    self.record_order(&order).await?;
-                    Ok(Some(order))
-                }
-                _ => Ok(None),
-            },
+        if let Some(order) = self.keyed_order(cart_id, key).await? {
+            return Ok(Some(order));
+        }
+        // The last checkout's order is also on the checkout row, written by the same
+        // transaction: found there even if recording it by key was cut short.
+        match self.checkout_row(cart_id).await?.last {
+            Some(order) if order.idempotency_key == key => {
+                self.record_order(&order).await?;
+                Ok(Some(order))
+            }
+            _ => Ok(None),
         }
     }
 
@@ -673,7 +682,9 @@ impl CartStore for CassandraStore {
         delta: CartState,
         order: Order,
     ) -> Result<Order, StoreError> {
-        if let Some(existing) = self.order_for_key(cart_id, &order.idempotency_key).await? {
+        // The key's row; the checkout row, read next, holds the latest order should its
+        // recording have been cut short.
+        if let Some(existing) = self.keyed_order(cart_id, &order.idempotency_key).await? {
             return Ok(existing);
         }
         let CheckoutRow { epoch, taken, last } = self.checkout_row(cart_id).await?;
@@ -693,7 +704,7 @@ impl CartStore for CassandraStore {
         }
         let mut after = taken;
         after.join(&delta);
-        let body = serde_json::to_string(&order).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let body = serde_json::to_string(&order).map_err(backend)?;
         let now = CqlTimestamp(self.now_micros() / 1000);
         let result = match epoch {
             None => {
