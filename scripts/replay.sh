@@ -3,6 +3,8 @@
 # stops: `scripts/replay.sh [embedded|cassandra] [cart-replay arguments...]`, e.g.
 #   scripts/replay.sh embedded --lines 5000      regions replicating with --peer
 #   scripts/replay.sh cassandra --lines 5000     one Cassandra datacenter per region
+# CART_REPLAY_CACHE=1 puts a Redis cache (one redis-server each) in front of every region's
+# store and prints the hit ratio of device reads at the end.
 # The report goes to target/replay-report.json (--report to change); exit 0 only on PASS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +23,7 @@ cleanup() {
   kill "${pids[@]}" 2> /dev/null || true
   wait "${pids[@]}" 2> /dev/null || true
   [ "$store" = cassandra ] && scripts/cassandra.sh kill "$work/cassandra"
+  for name in "${regions[@]}"; do scripts/redis.sh stop "$work/redis-$name"; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -46,6 +49,11 @@ for i in "${!regions[@]}"; do
     flags+=(--data-dir "$work/$name")
     for j in "${!regions[@]}"; do [ "$j" = "$i" ] || flags+=(--peer "http://127.0.0.1:${ports[$j]}"); done
   fi
+  if [ -n "${CART_REPLAY_CACHE:-}" ]; then
+    redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    scripts/redis.sh start "$work/redis-$name" "$redis_port"
+    flags+=(--cache "redis://127.0.0.1:$redis_port")
+  fi
   RUST_LOG=warn "$bin/sync-server" "${flags[@]}" > "$work/$name.log" 2>&1 &
   pids+=($!)
 done
@@ -54,4 +62,15 @@ for i in "${!regions[@]}"; do
   curl -sf "http://127.0.0.1:${ports[$i]}/readyz" > /dev/null || { cat "$work/${regions[$i]}.log" >&2; exit 1; }
 done
 echo "replay on the $store store: ${regions[*]}"
-"$bin/cart-replay" "${args[@]}" "$@"
+status=0
+"$bin/cart-replay" "${args[@]}" "$@" || status=$?
+if [ -n "${CART_REPLAY_CACHE:-}" ]; then
+  # The regions' cache counters, summed: the hit ratio of device reads during the replay.
+  for port in "${ports[@]}"; do curl -sf "http://127.0.0.1:$port/metrics"; done | awk '
+    /^cart_cache_hits_total/ { hits += $NF }
+    /^cart_cache_misses_total/ { misses += $NF }
+    /^cart_cache_stale_total/ { stale += $NF }
+    END { total = hits + misses + stale
+          printf "cache: %d reads, %d hits, %d misses, %d stale; hit ratio %.3f\n", total, hits, misses, stale, total ? hits / total : 0 }'
+fi
+exit "$status"

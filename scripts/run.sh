@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: replays every scenario file through the core, builds the WebAssembly
 # package and the demo page, then starts two regions (us-west on :8080, eu-central on
-# :8081) that replicate with each other on the embedded store and serve the demo.
+# :8081) that replicate with each other on the embedded store, each with a Redis cache
+# in front of it (redis-server on :6380 and :6381), and serve the demo.
 # Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,12 +27,20 @@ EOT
 # The demo is a page of us-west's origin that talks to both regions: each allows both
 # origins, and hands out demo tokens (a stand-in for a storefront's login; never in production).
 web=(--web-root target/web --demo-tokens --allow-origin "$west_url" --allow-origin "$central_url")
+# Each region reads through its own Redis cache (CART_DEMO_CACHE=0 runs without).
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait' EXIT INT TERM
+trap 'kill "${pids[@]}" 2>/dev/null; wait; scripts/redis.sh stop data/redis-us-west; scripts/redis.sh stop data/redis-eu-central' EXIT INT TERM
+cache_west=() cache_central=()
+if [ "${CART_DEMO_CACHE:-1}" != 0 ]; then
+  scripts/redis.sh start data/redis-us-west "${WEST_REDIS_PORT:-6380}"
+  scripts/redis.sh start data/redis-eu-central "${CENTRAL_REDIS_PORT:-6381}"
+  cache_west=(--cache "redis://127.0.0.1:${WEST_REDIS_PORT:-6380}")
+  cache_central=(--cache "redis://127.0.0.1:${CENTRAL_REDIS_PORT:-6381}")
+fi
 target/release/sync-server serve --region us-west --listen "127.0.0.1:$west" --data-dir data/us-west \
-  --peer "$central_url" "${web[@]}" & pids+=($!)
+  --peer "$central_url" "${web[@]}" "${cache_west[@]}" & pids+=($!)
 target/release/sync-server serve --region eu-central --listen "127.0.0.1:$central" --data-dir data/eu-central \
-  --peer "$west_url" "${web[@]}" & pids+=($!)
+  --peer "$west_url" "${web[@]}" "${cache_central[@]}" & pids+=($!)
 for url in "$west_url" "$central_url"; do
   for _ in $(seq 200); do curl -sf "$url/readyz" > /dev/null && break; sleep 0.1; done
 done

@@ -17,10 +17,15 @@ done
 # Apache Cassandra for the store tests: Java 17, Maven, and the server's jars from
 # Maven Central, cached outside the checkout (scripts/cassandra/README.md).
 scripts/cassandra.sh fetch
-# Network namespaces for the partition test (scripts/netns.sh).
-if ! command -v ip > /dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends iproute2 \
-    || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends iproute2; }
+# Network namespaces for the partition test (scripts/netns.sh), and
+# Redis for the regional cache (scripts/redis.sh), Debian's redis-server.
+apt=()
+command -v ip > /dev/null || apt+=(iproute2)
+command -v redis-server > /dev/null || apt+=(redis-server)
+if [ ${#apt[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q --no-install-recommends "${apt[@]}" \
+    || { apt-get update -q && apt-get install -y -q --no-install-recommends "${apt[@]}"; }
 fi
 
 [ "${1:-}" = web ] || exit 0

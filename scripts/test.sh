@@ -24,9 +24,9 @@ files=(cart-core/scenarios/*/*.json)
 cargo run -q --locked -p cart-core --example scenario -- "${files[@]}" > target/scenarios.jsonl
 echo "$(wc -l < target/scenarios.jsonl) scenario files replayed, all pass"
 
-step "replay of Online Retail II's first 3,000 lines, embedded store (regions with peers), then Cassandra"
+step "replay of Online Retail II's first 3,000 lines, embedded store (regions with peers), then Cassandra behind a Redis cache"
 CART_PROFILE=debug scripts/replay.sh embedded --lines 3000 --quiet --report target/replay-embedded.json | tail -n 1
-CART_PROFILE=debug scripts/replay.sh cassandra --lines 3000 --quiet --report target/replay-cassandra.json | tail -n 1
+CART_PROFILE=debug CART_REPLAY_CACHE=1 scripts/replay.sh cassandra --lines 3000 --quiet --report target/replay-cassandra.json | tail -n 2
 
 step "the npm package in Node, the demo in Chromium (real regions on loopback)"
 scripts/test-js.sh

@@ -8,6 +8,7 @@ use axum::http::HeaderValue;
 use clap::{Parser, Subcommand, ValueEnum};
 use sync_server::store::cassandra::{CassandraConfig, CassandraStore, Replication};
 use sync_server::store::embedded::EmbeddedStore;
+use sync_server::store::redis_cache::{CacheConfig, RedisCache};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -22,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve one region.
-    Serve(Serve),
+    Serve(Box<Serve>),
     /// Print a bearer token for a user (and device), for tests and the demo.
     Token(Token),
 }
@@ -77,6 +78,17 @@ struct Serve {
     /// region answers 503 with Retry-After and acknowledges nothing it could not store.
     #[arg(long, env = "CART_CASSANDRA_DC_FAILOVER")]
     cassandra_dc_failover: bool,
+    /// A Redis cache in front of the store (redis://HOST:PORT): device reads are served
+    /// from it when it holds all the device has seen. Off by default.
+    #[arg(long, env = "CART_CACHE")]
+    cache: Option<String>,
+    /// How long a cached cart may be served after the store last gave it: the bound on
+    /// how late a change replicated from another region reaches this region's readers.
+    #[arg(long, env = "CART_CACHE_FRESH_FOR", default_value = "5s", value_parser = humantime::parse_duration)]
+    cache_fresh_for: std::time::Duration,
+    /// Prefix of the cache's keys, so that several deployments can share one Redis.
+    #[arg(long, env = "CART_CACHE_PREFIX", default_value = "offline-cart:")]
+    cache_prefix: String,
     /// Directory of static files (the web demo) to serve at `/`, beside the API.
     #[arg(long, env = "CART_WEB_ROOT")]
     web_root: Option<PathBuf>,
@@ -116,7 +128,7 @@ fn main() -> std::process::ExitCode {
         .init();
     let outcome = match Cli::parse().command {
         Command::Token(args) => token(&args),
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -160,6 +172,19 @@ fn serve(args: Serve) -> Result<(), String> {
                 Arc::new(
                     CassandraStore::connect(config).await.map_err(|e| format!("--store cassandra: {e}"))?,
                 )
+            }
+        };
+        let store: Arc<dyn sync_server::store::CartStore> = match &args.cache {
+            None => store,
+            Some(url) => {
+                if args.cache_fresh_for.is_zero() {
+                    return Err("--cache-fresh-for: must be more than zero".into());
+                }
+                let mut config = CacheConfig::new(url);
+                config.fresh_for = args.cache_fresh_for;
+                config.prefix.clone_from(&args.cache_prefix);
+                tracing::info!(url = %url, fresh_for = ?config.fresh_for, "Redis cache in front of the store");
+                Arc::new(RedisCache::new(store, config).map_err(|e| format!("--cache {url}: {e}"))?)
             }
         };
         if let Some(dir) = &args.web_root

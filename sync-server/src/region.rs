@@ -108,8 +108,16 @@ impl Region {
         siblings: &[ReplicaId],
         request: SyncRequest,
     ) -> Result<SyncResponse, AppError> {
-        let current = self.store.load(cart_id).await?;
         let vouched = |r: &ReplicaId| *r == device || siblings.contains(r);
+        let mut seen = request.context.clone();
+        seen.union_with(request.delta.context());
+        // A read must cover everything the device has seen; a write only what it claims of
+        // other replicas (checked below), as its answer comes from the store's merge.
+        let current = if request.delta.is_empty() {
+            self.store.load_seen(cart_id, &seen).await?
+        } else {
+            self.store.load_seen(cart_id, &not_vouched(&seen, vouched)).await?
+        };
         for claimed in [&request.context, request.delta.context()] {
             if let Some(unknown) = foreign_unknown(claimed, vouched, current.context()) {
                 self.peers.wake_all();
@@ -120,8 +128,6 @@ impl Region {
                 )));
             }
         }
-        let mut seen = request.context;
-        seen.union_with(request.delta.context());
         let state = if request.delta.is_empty() {
             current
         } else {
@@ -171,6 +177,15 @@ fn foreign_unknown(
         one.set_ranges(*r, ranges.to_vec()).ok()?;
         (!known.includes(&one)).then_some(*r)
     })
+}
+
+/// The part of `ctx` of replicas not vouched for.
+fn not_vouched(ctx: &CausalContext, vouched: impl Fn(&ReplicaId) -> bool) -> CausalContext {
+    let mut others = CausalContext::new();
+    for (r, ranges) in ctx.iter().filter(|(r, _)| !vouched(r)) {
+        let _ = others.set_ranges(*r, ranges.to_vec());
+    }
+    others
 }
 
 /// The part of `ctx` that is `replica`'s own.

@@ -225,3 +225,64 @@ fn cassandra_flags_parse_and_bad_values_are_named() {
     let stderr = run(&["--cassandra-contact-points", "127.0.0.1:1", "--cassandra-keyspace", "no-dashes"]);
     assert!(stderr.contains("keyspace 'no-dashes'"), "{stderr}");
 }
+
+/// `--cache`: bad values end the process with a message naming the flag; a Redis that
+/// is not there does not stop the server, which serves from its store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_flags_are_checked_and_an_absent_redis_costs_no_answer() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sync-server"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(extra)
+            .env("CART_TOKEN_SECRET", SECRET)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!out.status.success());
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        stderr
+    };
+    let stderr = run(&["--cache", "memcached://127.0.0.1:1"]);
+    assert!(stderr.contains("error: --cache memcached://127.0.0.1:1:"), "{stderr}");
+    let stderr = run(&["--cache", "redis://127.0.0.1:1", "--cache-fresh-for", "0s"]);
+    assert!(stderr.contains("--cache-fresh-for: must be more than zero"), "{stderr}");
+    let stderr = run(&["--cache", "redis://127.0.0.1:1", "--cache-fresh-for", "soon"]);
+    assert!(stderr.contains("--cache-fresh-for"), "{stderr}");
+
+    // Nothing listens on port 1: the server starts and answers from the store.
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sync-server"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--cache", "redis://127.0.0.1:1"])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("CART_TOKEN_SECRET", SECRET)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let server = Server { child, url: format!("http://127.0.0.1:{port}") };
+    let client = reqwest::Client::new();
+    add(&client, &server.url, "itm_tea").await.unwrap();
+    let device = cart_core::ReplicaId::random();
+    let token = auth().issue("shopper", Some(device), 600).unwrap();
+    let request = SyncRequest { context: CausalContext::new(), delta: CartState::new() };
+    let answer = client
+        .post(format!("{}/api/v1/carts/cart-shopper/sync", server.url))
+        .bearer_auth(token)
+        .header("content-type", "application/octet-stream")
+        .body(request.to_bytes())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let cart = SyncResponse::from_bytes(&answer.bytes().await.unwrap()).unwrap().delta;
+    assert_eq!(cart.quantity("itm_tea"), 1);
+    let metrics = client.get(format!("{}/metrics", server.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("cart_cache_redis_errors_total"), "{metrics}");
+}

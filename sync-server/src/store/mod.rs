@@ -6,11 +6,12 @@
 
 pub mod cassandra;
 pub mod embedded;
+pub mod redis_cache;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use cart_core::CartState;
+use cart_core::{CartState, CausalContext};
 use serde::{Deserialize, Serialize};
 
 /// Why the store failed.
@@ -91,6 +92,14 @@ pub struct Order {
 pub trait CartStore: Send + Sync + 'static {
     /// The cart's state (empty when it has never been written).
     async fn load(&self, cart_id: &str) -> Result<Arc<CartState>, StoreError>;
+
+    /// The cart for a caller that has seen `seen`: it holds everything in `seen` that the
+    /// store holds. A cache answers from its copy when that covers `seen`
+    /// ([`redis_cache`]); a store answers as [`CartStore::load`] does.
+    async fn load_seen(&self, cart_id: &str, seen: &CausalContext) -> Result<Arc<CartState>, StoreError> {
+        let _ = seen;
+        self.load(cart_id).await
+    }
 
     /// Joins `delta` into the stored cart, durably, and returns the result.
     async fn merge(&self, cart_id: &str, delta: CartState) -> Result<Merged, StoreError>;
