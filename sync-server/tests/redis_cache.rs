@@ -216,6 +216,9 @@ async fn two_servers_of_one_region_writing_one_cart_lose_nothing() {
     let cached = a.cache.cached("cart-u3").await.expect("an entry").unwrap();
     assert!(cached.context().includes(&everything), "the entry holds every device's writes");
     assert_eq!(cached.to_bytes(), store_cart.to_bytes());
+    // Compactions keep the key's expiry: no entry outlives the window by being compacted.
+    let ttl = redis.command(&["PTTL", &a.cache.key("cart-u3")]).await.unwrap();
+    assert!(matches!(ttl, redis::Value::Int(ms) if ms > 0), "PTTL {ttl:?}");
     eprintln!(
         "compactions lost to another server: {}",
         a.cache.counts().contention + b.cache.counts().contention

@@ -18,7 +18,7 @@
 //!   falls back to the store, logs a warning and counts in the metrics.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -92,24 +92,34 @@ const CALL_TIMEOUT: Duration = Duration::from_millis(250);
 /// After a failure, Redis is left alone this long (the store answers meanwhile).
 const REST_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
-/// The entry's elements; `false` (nil) when the key holds something that is not a list.
+/// Redis's clock (seconds, microseconds), then the entry's elements; a key that holds
+/// something other than a list reads as one element, [`NOT_A_LIST`].
 const READ: &str = r"
+local now = redis.call('TIME')
 local t = redis.call('TYPE', KEYS[1]).ok
-if t == 'none' then return {} end
-if t ~= 'list' then return false end
-return redis.call('LRANGE', KEYS[1], 0, -1)
+if t == 'none' then return {now[1], now[2]} end
+if t ~= 'list' then return {now[1], now[2], '!not-a-list'} end
+local out = redis.call('LRANGE', KEYS[1], 0, -1)
+table.insert(out, 1, now[2])
+table.insert(out, 1, now[1])
+return out
 ";
+const NOT_A_LIST: &[u8] = b"!not-a-list";
 
 /// Appends ARGV[1] and renews the expiry (ARGV[3] ms). ARGV[2]: '0' only onto an existing
-/// list, '1' also creates it (replacing a key that is not a list), '2' replaces the key.
+/// list; '1' also creates it, replacing a key that is not a list; '2' also replaces a list
+/// whose head still has the token ARGV[4] (garbage the caller read), and otherwise appends.
 /// Returns the list's length, or 0 when nothing was appended.
 const APPEND: &str = r"
 local t = redis.call('TYPE', KEYS[1]).ok
-if ARGV[2] == '2' or (t ~= 'list' and t ~= 'none') then
+if t == 'none' then
+  if ARGV[2] == '0' then return 0 end
+elseif t ~= 'list' then
   if ARGV[2] == '0' then return 0 end
   redis.call('DEL', KEYS[1])
-elseif t == 'none' and ARGV[2] == '0' then
-  return 0
+elseif ARGV[2] == '2' then
+  local head = redis.call('LINDEX', KEYS[1], 0)
+  if head and string.sub(head, 1, #ARGV[4]) == ARGV[4] then redis.call('DEL', KEYS[1]) end
 end
 local n = redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -118,14 +128,15 @@ return n
 
 /// Swaps the first ARGV[1] elements for their join ARGV[3], if the list still starts with
 /// the element whose token is ARGV[2] (nobody compacted or replaced it since it was read);
-/// elements appended meanwhile stay.
+/// elements appended meanwhile stay, and so does the key's expiry (the list never empties).
 const COMPACT: &str = r"
 if redis.call('TYPE', KEYS[1]).ok ~= 'list' then return 0 end
 local first = redis.call('LINDEX', KEYS[1], 0)
 if (not first) or string.sub(first, 1, #ARGV[2]) ~= ARGV[2] then return 0 end
-if redis.call('LLEN', KEYS[1]) < tonumber(ARGV[1]) then return 0 end
-redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)
-redis.call('LPUSH', KEYS[1], ARGV[3])
+local n = tonumber(ARGV[1])
+if redis.call('LLEN', KEYS[1]) < n then return 0 end
+redis.call('LSET', KEYS[1], n - 1, ARGV[3])
+redis.call('LTRIM', KEYS[1], n - 1, -1)
 return 1
 ";
 
@@ -140,6 +151,9 @@ pub struct RedisCache {
     /// Whether the last call failed, so that a warning is logged once per outage.
     down: AtomicBool,
     counters: Counters,
+    /// Redis's clock less this host's, in ms, as of the last read: stamps and freshness
+    /// are on Redis's clock, so that servers whose clocks differ agree on them.
+    clock_offset_ms: AtomicI64,
 }
 
 struct Scripts {
@@ -164,14 +178,13 @@ enum Held {
 }
 
 /// How an append treats what the key holds.
-#[derive(Clone, Copy)]
 enum Append {
     /// A change only: appended to an existing entry, never made into one.
     OntoExisting,
     /// The store's whole cart: creates the entry if missing.
     Whole,
-    /// The store's whole cart, replacing garbage.
-    Replacing,
+    /// The store's whole cart, replacing garbage whose first element had this token.
+    Replacing(Vec<u8>),
 }
 
 impl RedisCache {
@@ -201,6 +214,7 @@ impl RedisCache {
             failed_at: std::sync::Mutex::new(None),
             down: AtomicBool::new(false),
             counters: Counters::default(),
+            clock_offset_ms: AtomicI64::new(0),
         })
     }
 
@@ -222,7 +236,7 @@ impl RedisCache {
     /// What Redis holds for a cart: `None` when nothing (or Redis cannot be reached),
     /// else the cached cart, or why it is not one. For tests and operators.
     pub async fn cached(&self, cart_id: &str) -> Option<Result<CartState, &'static str>> {
-        match self.read(cart_id).await? {
+        match self.read(cart_id).await?.1 {
             Held::Nothing => None,
             Held::Garbage(why) => Some(Err(why)),
             Held::Elements(raw) => Some(view(cart_id, &raw).map(|e| e.state)),
@@ -283,33 +297,48 @@ impl RedisCache {
         }
     }
 
-    async fn read(&self, cart_id: &str) -> Option<Held> {
+    /// Redis's clock in ms (as read at the last read), and what the key holds.
+    async fn read(&self, cart_id: &str) -> Option<(u64, Held)> {
         let mut redis = self.redis.clone();
         let invocation = self.scripts.read.key(self.key(cart_id));
-        let elements: Option<Vec<Vec<u8>>> =
+        let reply: Vec<Vec<u8>> =
             self.call("read", async move { invocation.invoke_async(&mut redis).await }).await?;
-        Some(match elements {
-            None => Held::Garbage("the key holds something that is not a list"),
-            Some(e) if e.is_empty() => Held::Nothing,
-            Some(e) => Held::Elements(e),
-        })
+        let number = |i: usize| -> u64 {
+            reply.get(i).and_then(|b| std::str::from_utf8(b).ok()).and_then(|t| t.parse().ok()).unwrap_or(0)
+        };
+        let redis_ms = number(0).saturating_mul(1000).saturating_add(number(1) / 1000);
+        let offset = i64::try_from(redis_ms).unwrap_or(i64::MAX).saturating_sub(local_ms());
+        self.clock_offset_ms.store(offset, Ordering::Relaxed);
+        let elements = reply.get(2..).unwrap_or_default();
+        let held = match elements {
+            [] => Held::Nothing,
+            [only] if only == NOT_A_LIST => Held::Garbage("the key holds something that is not a list"),
+            _ => Held::Elements(elements.to_vec()),
+        };
+        Some((redis_ms, held))
+    }
+
+    /// Now on Redis's clock, as far as the last read told.
+    fn redis_now_ms(&self) -> u64 {
+        let now = local_ms().saturating_add(self.clock_offset_ms.load(Ordering::Relaxed));
+        u64::try_from(now).unwrap_or(0)
     }
 
     /// Appends a state the store gave (or a change it took) to the cart's entry.
-    async fn append(&self, cart_id: &str, state: &CartState, how: Append) {
-        let stamp = if matches!(how, Append::OntoExisting) { 0 } else { now_ms() };
-        let mode = match how {
-            Append::OntoExisting => "0",
-            Append::Whole => "1",
-            Append::Replacing => "2",
+    /// `stamp`: when (on Redis's clock) the store was asked for `state`; 0 for a change.
+    async fn append(&self, cart_id: &str, state: &CartState, stamp: u64, how: Append) {
+        let (mode, garbage) = match how {
+            Append::OntoExisting => ("0", Vec::new()),
+            Append::Whole => ("1", Vec::new()),
+            Append::Replacing(token) => ("2", token),
         };
         let mut redis = self.redis.clone();
         let mut invocation = self.scripts.append.key(self.key(cart_id));
-        invocation.arg(encode(cart_id, stamp, state)).arg(mode).arg(self.fresh_ms());
+        invocation.arg(encode(cart_id, stamp, state)).arg(mode).arg(self.fresh_ms()).arg(garbage);
         let length: Option<usize> =
             self.call("append", async move { invocation.invoke_async(&mut redis).await }).await;
         if length.is_some_and(|n| n >= COMPACT_AT.saturating_mul(2))
-            && let Some(Held::Elements(raw)) = self.read(cart_id).await
+            && let Some((_, Held::Elements(raw))) = self.read(cart_id).await
             && let Ok(entry) = view(cart_id, &raw)
         {
             self.compact(cart_id, &raw, &entry).await;
@@ -331,22 +360,30 @@ impl RedisCache {
         }
     }
 
-    /// Reads the store and puts its cart into the entry (replacing garbage).
-    async fn read_through(&self, cart_id: &str, garbage: bool) -> Result<Arc<CartState>, StoreError> {
+    /// Reads the store and puts its cart into the entry; `garbage`: the token of the
+    /// garbage found there, which it replaces.
+    async fn read_through(
+        &self,
+        cart_id: &str,
+        garbage: Option<Vec<u8>>,
+    ) -> Result<Arc<CartState>, StoreError> {
         metrics::counter!("cart_cache_read_throughs_total").increment(1);
         bump(&self.counters.read_throughs);
+        // Stamped before the store is asked: the state is at least as new as this.
+        let stamp = self.redis_now_ms();
         let state = self.store.load(cart_id).await?;
         if !self.resting() {
-            self.append(cart_id, &state, if garbage { Append::Replacing } else { Append::Whole }).await;
+            let how = garbage.map_or(Append::Whole, Append::Replacing);
+            self.append(cart_id, &state, stamp, how).await;
         }
         Ok(state)
     }
 }
 
-fn now_ms() -> u64 {
+fn local_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// FNV-1a over the key's cart id, the stamp, the nonce and the state: a value that is not
@@ -413,17 +450,24 @@ impl CartStore for RedisCache {
     }
 
     async fn load_seen(&self, cart_id: &str, seen: &CausalContext) -> Result<Arc<CartState>, StoreError> {
+        let mut garbage_token = None;
         let why = match self.read(cart_id).await {
             None => "unavailable",
-            Some(Held::Nothing) => "absent",
-            Some(Held::Garbage(why)) => garbage(cart_id, why),
-            Some(Held::Elements(raw)) => match view(cart_id, &raw) {
-                Err(why) => garbage(cart_id, why),
+            Some((_, Held::Nothing)) => "absent",
+            Some((_, Held::Garbage(why))) => {
+                garbage_token = Some(NOT_A_LIST.to_vec());
+                garbage(cart_id, why)
+            }
+            Some((redis_ms, Held::Elements(raw))) => match view(cart_id, &raw) {
+                Err(why) => {
+                    garbage_token = raw.first().map(|first| first.get(..TOKEN).unwrap_or(first).to_vec());
+                    garbage(cart_id, why)
+                }
                 Ok(entry) => {
                     if raw.len() >= COMPACT_AT {
                         self.compact(cart_id, &raw, &entry).await;
                     }
-                    if now_ms().saturating_sub(entry.stamp_ms) >= self.fresh_ms() {
+                    if redis_ms.saturating_sub(entry.stamp_ms) >= self.fresh_ms() {
                         "expired"
                     } else if !entry.state.context().includes(seen) {
                         "behind_caller"
@@ -442,13 +486,14 @@ impl CartStore for RedisCache {
             metrics::counter!("cart_cache_stale_total", "why" => why).increment(1);
             bump(&self.counters.stale);
         }
-        self.read_through(cart_id, why == "garbage").await
+        self.read_through(cart_id, garbage_token).await
     }
 
     async fn merge(&self, cart_id: &str, delta: CartState) -> Result<Merged, StoreError> {
+        let stamp = self.redis_now_ms();
         let merged = self.store.merge(cart_id, delta).await?;
         if merged.changed {
-            self.append(cart_id, &merged.state, Append::Whole).await;
+            self.append(cart_id, &merged.state, stamp, Append::Whole).await;
         }
         Ok(merged)
     }
@@ -481,7 +526,7 @@ impl CartStore for RedisCache {
         let stored = self.store.commit_checkout(cart_id, read, delta, order).await?;
         // Only a checkout that committed this removal may put it into the entry.
         if stored.order_id == ours {
-            self.append(cart_id, &removal, Append::OntoExisting).await;
+            self.append(cart_id, &removal, 0, Append::OntoExisting).await;
         }
         Ok(stored)
     }
