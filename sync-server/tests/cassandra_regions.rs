@@ -10,9 +10,12 @@
 )]
 
 mod cluster;
+mod redis_server;
 
 use cart_core::{AttrPatch, Replica};
-use cluster::geo::{REGIONS, USER, auth, checkout, converge, start_region, start_region_with, stored, sync};
+use cluster::geo::{
+    REGIONS, USER, auth, checkout, converge, read, start_cached_region, start_region, start_region_with, stored, sync,
+};
 use cluster::{Cluster, fresh_keyspace};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,4 +105,42 @@ async fn three_regions_converge_through_cassandra_and_check_out_once() {
         let cart = stored(region).await.unwrap();
         assert!(cart.is_empty_cart(), "{}: the checkout emptied the cart everywhere", region.name);
     }
+
+    // 4. A second us-west server behind a Redis cache (issue 7). The phone writes through
+    //    it (cached), then travels: its laptop's change, made through eu-central, reaches
+    //    the phone there, and us-west's store by Cassandra's replication, which the cache
+    //    never hears of. Back on us-west, the phone never receives the older cart.
+    let redis = redis_server::Redis::start().await;
+    let (cached, cache) = start_cached_region(&cluster.nodes[0], &keyspace, &redis.url()).await;
+    let mut phone = Replica::new();
+    phone.add("itm_cached", 1, &AttrPatch::new()).unwrap();
+    assert_eq!(sync(&client, &cached, &mut phone).await, 200);
+    let hits = cache.counts().hits;
+    assert_eq!(read(&client, &cached, &mut phone).await.0, 200);
+    assert_eq!(cache.counts().hits, hits + 1, "a read after a write is a hit: {:?}", cache.counts());
+    let mut laptop = Replica::new();
+    laptop.add("itm_from_europe", 2, &AttrPatch::new()).unwrap();
+    assert_eq!(sync(&client, &regions[1], &mut laptop).await, 200);
+    while phone.state().quantity("itm_from_europe") == 0 {
+        assert_eq!(read(&client, &regions[1], &mut phone).await.0, 200);
+    }
+    let behind = cache.cached(cluster::geo::CART).await.unwrap().unwrap();
+    assert!(!behind.context().includes(phone.context()), "the cache is behind the phone");
+    let stale = cache.counts().stale;
+    let started = std::time::Instant::now();
+    loop {
+        // 409 until replication brings the laptop's change to us-west's store.
+        let (status, context) = read(&client, &cached, &mut phone).await;
+        if status == 200 {
+            assert!(context.unwrap().includes(phone.context()), "the answer is at least what the phone has seen");
+            break;
+        }
+        assert_eq!(status, 409);
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "us-west never got the change");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(cache.counts().stale > stale, "the stale entry was detected: {:?}", cache.counts());
+    let refreshed = cache.cached(cluster::geo::CART).await.unwrap().unwrap();
+    assert!(refreshed.context().includes(phone.context()), "and refreshed");
+    assert_eq!(refreshed.quantity("itm_from_europe"), 2);
 }

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use cart_core::{CartState, Replica, SyncRequest, SyncResponse};
 use sync_server::state::AppState;
+use sync_server::store::CartStore;
 use sync_server::store::cassandra::{CassandraConfig, CassandraStore};
+use sync_server::store::redis_cache::{CacheConfig, RedisCache};
 
 use super::Node;
 
@@ -51,6 +53,19 @@ pub async fn start_region_with(
     config.request_timeout = Duration::from_secs(3);
     tune(&mut config);
     let store = Arc::new(CassandraStore::connect(config).await.unwrap());
+    serve(node, store).await
+}
+
+/// A sync server for `node`'s datacenter behind a Redis cache at `redis_url`.
+pub async fn start_cached_region(node: &Node, keyspace: &str, redis_url: &str) -> (Region, Arc<RedisCache>) {
+    let mut config = CassandraConfig::new(vec![format!("{}:9042", node.ip)], &node.dc, &node.dc);
+    config.keyspace = keyspace.to_owned();
+    let store = Arc::new(CassandraStore::connect(config).await.unwrap());
+    let cache = Arc::new(RedisCache::new(store, CacheConfig::new(redis_url)).unwrap());
+    (serve(node, cache.clone()).await, cache)
+}
+
+async fn serve(node: &Node, store: Arc<dyn CartStore>) -> Region {
     let state = sync_server::build(&node.dc, store, &[], SECRET).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -80,6 +95,32 @@ pub async fn sync(client: &reqwest::Client, region: &Region, device: &mut Replic
         device.join(&SyncResponse::from_bytes(&response.bytes().await.unwrap()).unwrap().delta);
     }
     status
+}
+
+/// A device's read (a sync with no changes, saying what it has seen): the status and
+/// the answer's context; the device joins the answer.
+pub async fn read(
+    client: &reqwest::Client,
+    region: &Region,
+    device: &mut Replica,
+) -> (reqwest::StatusCode, Option<cart_core::CausalContext>) {
+    let token = auth().issue(USER, Some(device.id()), 3600).unwrap();
+    let request = SyncRequest { context: device.context().clone(), delta: CartState::new() };
+    let response = client
+        .post(format!("{}/api/v1/carts/{CART}/sync", region.url))
+        .bearer_auth(token)
+        .header("content-type", "application/octet-stream")
+        .body(request.to_bytes())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    if status != 200 {
+        return (status, None);
+    }
+    let answer = SyncResponse::from_bytes(&response.bytes().await.unwrap()).unwrap();
+    device.join(&answer.delta);
+    (status, Some(answer.context))
 }
 
 /// The cart as a region's store reads it now.
