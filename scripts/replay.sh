@@ -4,7 +4,9 @@
 #   scripts/replay.sh embedded --lines 5000      regions replicating with --peer
 #   scripts/replay.sh cassandra --lines 5000     one Cassandra datacenter per region
 # CART_REPLAY_CACHE=1 puts a Redis cache (one redis-server each) in front of every region's
-# store and prints the hit ratio of device reads at the end.
+# store and prints the hit ratio of device reads at the end. CART_REPLAY_RAW=1 (Cassandra)
+# then writes the same changes straight to the cluster (cart-replay --raw-cassandra) and
+# prints the ratio of the two speeds.
 # The report goes to target/replay-report.json (--report to change); exit 0 only on PASS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,5 +74,19 @@ if [ -n "${CART_REPLAY_CACHE:-}" ]; then
     /^cart_cache_stale_total/ { stale += $NF }
     END { total = hits + misses + stale
           printf "cache: %d reads, %d hits, %d misses, %d stale; hit ratio %.3f\n", total, hits, misses, stale, total ? hits / total : 0 }'
+fi
+if [ "$store" = cassandra ] && [ -n "${CART_REPLAY_RAW:-}" ]; then
+  # The peer: the same changes written straight to the same cluster as the store's rows.
+  raw=()
+  for i in "${!regions[@]}"; do raw+=(--region "${regions[$i]}=127.0.0.$((i + 1)):9042"); done
+  "$bin/cart-replay" --raw-cassandra "${raw[@]}" "$@" | tee "$work/raw.txt" || status=$?
+  report=target/replay-report.json
+  for ((i = 1; i <= $#; i++)); do [ "${!i}" = --report ] && { j=$((i + 1)); report=${!j}; }; done
+  python3 - "$report" "$work/raw.txt" << 'PY'
+import json, re, sys
+served = json.load(open(sys.argv[1]))["lines_per_second"]
+raw = float(re.search(r"\(([0-9.]+) lines/s\)", open(sys.argv[2]).read()).group(1))
+print(f"ratio: the replay through the servers reaches {served / raw:.2f} of the raw driver's lines/s")
+PY
 fi
 exit "$status"

@@ -14,6 +14,7 @@
 
 mod data;
 mod fleet;
+mod raw;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -54,6 +55,11 @@ struct Cli {
     /// No progress bar (logs, CI).
     #[arg(long)]
     quiet: bool,
+    /// The peer of the Cassandra replay: each --region is NAME=HOST:PORT of that region's
+    /// Cassandra node, and the same changes are written straight to it as the store's rows
+    /// (no server, nothing checked); prints lines/s.
+    #[arg(long)]
+    raw_cassandra: bool,
 }
 
 fn parse_region(text: &str) -> Result<Region, String> {
@@ -183,24 +189,14 @@ async fn run(cli: Cli) -> Result<bool, String> {
         return Err("--region: name two regions at least".into());
     }
     let data = data::load(&cli.csv, cli.lines)?;
-    let fleet = Arc::new(Fleet::new(cli.regions.clone(), &cli.token_secret, cli.concurrency)?);
     let limit = i64::try_from(data.max_item_qty.max(999)).unwrap_or(i64::MAX);
     let region_index: HashMap<&str, usize> =
         cli.regions.iter().enumerate().map(|(i, r)| (r.name.as_str(), i)).collect();
-
-    // Sessions by customer, each customer's in file order; customers run concurrently.
-    let mut by_user: Vec<(String, Vec<Session>)> = Vec::new();
-    let mut slot: HashMap<String, usize> = HashMap::new();
-    for session in data.sessions {
-        let user = session.user();
-        let i = *slot.entry(user.clone()).or_insert_with(|| {
-            by_user.push((user.clone(), Vec::new()));
-            by_user.len().saturating_sub(1)
-        });
-        if let Some((_, sessions)) = by_user.get_mut(i) {
-            sessions.push(session);
-        }
+    let by_user = by_customer(data.sessions);
+    if cli.raw_cassandra {
+        return run_raw(&cli, by_user, &region_index, limit).await;
     }
+    let fleet = Arc::new(Fleet::new(cli.regions.clone(), &cli.token_secret, cli.concurrency)?);
     let tally = Arc::new(Mutex::new(Tally::default()));
     {
         let mut t = tally.lock().unwrap_or_else(PoisonError::into_inner);
@@ -299,6 +295,72 @@ async fn run(cli: Cli) -> Result<bool, String> {
         r.errors.values().sum::<u64>()
     );
     Ok(r.passed)
+}
+
+/// Sessions by customer, each customer's in file order (customers run concurrently).
+fn by_customer(sessions: Vec<Session>) -> Vec<(String, Vec<Session>)> {
+    let mut by_user: Vec<(String, Vec<Session>)> = Vec::new();
+    let mut slot: HashMap<String, usize> = HashMap::new();
+    for session in sessions {
+        let user = session.user();
+        let i = *slot.entry(user.clone()).or_insert_with(|| {
+            by_user.push((user.clone(), Vec::new()));
+            by_user.len().saturating_sub(1)
+        });
+        if let Some((_, sessions)) = by_user.get_mut(i) {
+            sessions.push(session);
+        }
+    }
+    by_user
+}
+
+/// The replay's writes straight to Cassandra (see [`raw`]): prints lines/s and latencies.
+async fn run_raw(
+    cli: &Cli,
+    by_user: Vec<(String, Vec<Session>)>,
+    index: &HashMap<&str, usize>,
+    limit: i64,
+) -> Result<bool, String> {
+    let raw = raw::Raw::connect(&cli.regions).await?;
+    let started = *fleet::STARTED.get_or_init(Instant::now);
+    let outcomes = futures_util::stream::iter(by_user.into_iter().map(|(user, sessions)| {
+        let raw = &raw;
+        async move {
+            let home = sessions.first().map(|s| data::home_region(&s.country)).unwrap_or("us-west");
+            let home = index.get(home).copied().unwrap_or(0);
+            let (mut rows, mut checkouts) = (Timings::default(), Timings::default());
+            let second = two_devices(&user, cli.seed);
+            let lines = raw.shop(&user, home, second, limit, sessions, &mut rows, &mut checkouts).await;
+            (lines, rows, checkouts)
+        }
+    }))
+    .buffer_unordered(cli.concurrency.max(1))
+    .collect::<Vec<_>>()
+    .await;
+    let seconds = started.elapsed().as_secs_f64();
+    let (mut lines, mut errors) = (0_u64, Vec::new());
+    let (mut rows, mut checkouts) = (Vec::new(), Vec::new());
+    for (outcome, r, c) in outcomes {
+        match outcome {
+            Ok(n) => lines = lines.saturating_add(n),
+            Err(Failure(why)) => errors.push(why),
+        }
+        rows.extend(r.micros);
+        checkouts.extend(c.micros);
+    }
+    let ((row_p50, row_p99), (co_p50, co_p99)) = (quantiles(&mut rows), quantiles(&mut checkouts));
+    #[allow(clippy::cast_precision_loss)]
+    let rate = lines as f64 / seconds.max(1e-9);
+    println!(
+        "RAW: {lines} lines in {seconds:.1} s ({rate:.0} lines/s) written straight to Cassandra; row write p50 \
+         {row_p50:.1} ms, p99 {row_p99:.1} ms; checkout (order key LWT + row) p50 {co_p50:.1} ms, p99 {co_p99:.1} ms; \
+         {} errors",
+        errors.len()
+    );
+    for why in errors.iter().take(5) {
+        eprintln!("{why}");
+    }
+    Ok(errors.is_empty())
 }
 
 /// One customer's sessions, in order.

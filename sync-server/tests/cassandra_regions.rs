@@ -14,7 +14,8 @@ mod redis_server;
 
 use cart_core::{AttrPatch, Replica};
 use cluster::geo::{
-    REGIONS, USER, auth, checkout, converge, read, start_cached_region, start_region, start_region_with, stored, sync,
+    REGIONS, USER, auth, checkout, converge, read, start_cached_region, start_region, start_region_with,
+    stored, sync,
 };
 use cluster::{Cluster, fresh_keyspace};
 
@@ -132,7 +133,10 @@ async fn three_regions_converge_through_cassandra_and_check_out_once() {
         // 409 until replication brings the laptop's change to us-west's store.
         let (status, context) = read(&client, &cached, &mut phone).await;
         if status == 200 {
-            assert!(context.unwrap().includes(phone.context()), "the answer is at least what the phone has seen");
+            assert!(
+                context.unwrap().includes(phone.context()),
+                "the answer is at least what the phone has seen"
+            );
             break;
         }
         assert_eq!(status, 409);
