@@ -125,8 +125,9 @@ impl Raw {
         if second {
             devices.push(((Replica::new(), 0), away));
         }
-        if let Some(((first, _), _)) = devices.first_mut() {
-            first.set_item_limit(limit).map_err(|e| Failure(format!("limit: {e}")))?;
+        // The replay's second device learns the raised limit by syncing; here each sets it.
+        for ((device, _), _) in &mut devices {
+            device.set_item_limit(limit).map_err(|e| Failure(format!("limit: {e}")))?;
         }
         let n = devices.len();
         let mut lines = 0_u64;
