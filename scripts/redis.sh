@@ -8,7 +8,8 @@ dir=${2:?a directory for its pid file and log}
 case "$command" in
   start)
     port=${3:?a port}
-    mkdir -p "$dir"
+    # Absolute: Redis changes into --dir before it opens the log and pid files.
+    dir=$(mkdir -p "$dir" && cd "$dir" && pwd)
     redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize yes \
       --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
     for _ in $(seq 100); do
@@ -19,6 +20,6 @@ case "$command" in
     cat "$dir/redis.log" >&2
     exit 1
     ;;
-  stop) [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2> /dev/null || true ;;
+  stop) { [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2> /dev/null; } || true ;;
   *) echo "redis.sh: start DIR PORT | stop DIR" >&2; exit 2 ;;
 esac

@@ -29,7 +29,13 @@ EOT
 web=(--web-root target/web --demo-tokens --allow-origin "$west_url" --allow-origin "$central_url")
 # Each region reads through its own Redis cache (CART_DEMO_CACHE=0 runs without).
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait; scripts/redis.sh stop data/redis-us-west; scripts/redis.sh stop data/redis-eu-central' EXIT INT TERM
+stop() {
+  kill "${pids[@]}" 2> /dev/null || true
+  wait || true
+  scripts/redis.sh stop data/redis-us-west
+  scripts/redis.sh stop data/redis-eu-central
+}
+trap stop EXIT INT TERM
 cache_west=() cache_central=()
 if [ "${CART_DEMO_CACHE:-1}" != 0 ]; then
   scripts/redis.sh start data/redis-us-west "${WEST_REDIS_PORT:-6380}"
