@@ -80,21 +80,8 @@ pub fn auth() -> sync_server::auth::Auth {
 
 /// One sync round of a device with a region: the status, and the device joins the answer.
 pub async fn sync(client: &reqwest::Client, region: &Region, device: &mut Replica) -> reqwest::StatusCode {
-    let token = auth().issue(USER, Some(device.id()), 3600).unwrap();
-    let request = SyncRequest { context: device.context().clone(), delta: device.state().clone() };
-    let response = client
-        .post(format!("{}/api/v1/carts/{CART}/sync", region.url))
-        .bearer_auth(token)
-        .header("content-type", "application/octet-stream")
-        .body(request.to_bytes())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    if status == 200 {
-        device.join(&SyncResponse::from_bytes(&response.bytes().await.unwrap()).unwrap().delta);
-    }
-    status
+    let delta = device.state().clone();
+    exchange(client, region, device, delta).await.0
 }
 
 /// A device's read (a sync with no changes, saying what it has seen): the status and
@@ -104,8 +91,19 @@ pub async fn read(
     region: &Region,
     device: &mut Replica,
 ) -> (reqwest::StatusCode, Option<cart_core::CausalContext>) {
+    exchange(client, region, device, CartState::new()).await
+}
+
+/// Sends the device's context and `delta`; on 200 the device joins the answer, whose
+/// context is returned.
+async fn exchange(
+    client: &reqwest::Client,
+    region: &Region,
+    device: &mut Replica,
+    delta: CartState,
+) -> (reqwest::StatusCode, Option<cart_core::CausalContext>) {
     let token = auth().issue(USER, Some(device.id()), 3600).unwrap();
-    let request = SyncRequest { context: device.context().clone(), delta: CartState::new() };
+    let request = SyncRequest { context: device.context().clone(), delta };
     let response = client
         .post(format!("{}/api/v1/carts/{CART}/sync", region.url))
         .bearer_auth(token)
